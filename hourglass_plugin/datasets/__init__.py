@@ -1,0 +1,1 @@
+"""hourglass_plugin.datasets."""
