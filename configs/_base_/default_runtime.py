@@ -1,0 +1,51 @@
+# Runtime shared by every hourglass_plugin config (mmpose's default runtime plus
+# the plugin import, atomic checkpoints and CPU-friendly distributed settings).
+default_scope = 'mmpose'
+custom_imports = dict(imports=['hourglass_plugin'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # atomic writes: a run killed while saving never leaves a truncated .pth
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=10,
+        save_best='PCK',
+        rule='greater',
+        max_keep_ckpts=3,
+        backend_args=dict(backend='atomic_local')),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # `tools/test.py --show-dir DIR` / `tools/train.py --show-dir` enable it
+    visualization=dict(type='PoseVisualizationHook', enable=False))
+
+custom_hooks = [
+    # synchronise BN running statistics across ranks at the end of each epoch
+    dict(type='SyncBuffersHook')
+]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py switches to gloo (and a CPU DDP wrapper) when there is no GPU
+    dist_cfg=dict(backend='nccl'))
+
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    # dict(type='TensorboardVisBackend'),  # or: tools/train.py --tensorboard
+]
+visualizer = dict(
+    type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+
+log_processor = dict(
+    type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)
+
+backend_args = dict(backend='local')
+
+train_cfg = dict(by_epoch=True)
+val_cfg = dict()
+test_cfg = dict()

@@ -1,0 +1,115 @@
+"""Evaluate a checkpoint with mmengine's Runner (mmpose's ``tools/test.py`` options).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
+        [--pred-mat pred.mat] [--dump preds.pkl] [--show-dir DIR]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+Prints the PCKh table (per joint group, Mean, Mean@0.1). ``--pred-mat`` writes
+the predictions as HRNet's ``pred.mat`` (key ``preds``, (N, 16, 2), 1-based
+MATLAB pixels, annotation-file order), which ``tools/eval_mpii.py`` re-scores.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import mmengine
+from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (mmpose/mmengine's test options)."""
+    parser = argparse.ArgumentParser(description='Evaluate a pose model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs')
+    parser.add_argument('--out', help='save the metrics to this json file')
+    parser.add_argument(
+        '--pred-mat',
+        help='save predictions as HRNet pred.mat (1-based) for eval_mpii.py')
+    parser.add_argument('--dump',
+                        help='dump raw predictions to a .pkl file')
+    parser.add_argument('--show-dir',
+                        help='save visualizations of the predictions here')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='visualize every N-th sample')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply command-line options to ``cfg``.
+
+    Raises:
+        ValueError: ``--dump`` not ending in ``.pkl``/``.pickle``, or
+            ``--pred-mat`` not ending in ``.mat``.
+    """
+    cfg.launcher = args.launcher
+    cfg.load_from = args.checkpoint
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.show_dir is not None:
+        cfg.default_hooks.visualization.enable = True
+        cfg.default_hooks.visualization.out_dir = args.show_dir
+        cfg.default_hooks.visualization.interval = args.interval
+    if args.pred_mat is not None:
+        if not args.pred_mat.endswith('.mat'):
+            raise ValueError(f'--pred-mat must end in .mat: {args.pred_mat}')
+        cfg.test_evaluator.pred_mat_file = osp.abspath(args.pred_mat)
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--dump must be a .pkl file: {args.dump}')
+        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+        evaluators = cfg.test_evaluator
+        if not isinstance(evaluators, (list, tuple)):
+            evaluators = [evaluators]
+        cfg.test_evaluator = [*evaluators, dump_metric]
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+class SaveMetricsHook(Hook):
+    """Write the test metrics to a json file after the test epoch."""
+
+    def __init__(self, out_file: str) -> None:
+        self.out_file = out_file
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        if metrics is not None and runner.rank == 0:
+            mmengine.dump(metrics, self.out_file, indent=2)
+
+
+def main(argv=None) -> dict:
+    """Build the Runner from the config, load the checkpoint and test.
+
+    Returns:
+        dict: The metrics, e.g. ``{'PCK': 88.9, 'PCK@0.1': 31.7, ...}``.
+    """
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    from hourglass_plugin.engine import setup_cpu_distributed
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = Runner.from_cfg(cfg)
+    if args.out:
+        runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

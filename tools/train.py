@@ -1,0 +1,110 @@
+"""Train a pose model with mmengine's Runner (mmpose's ``tools/train.py`` options).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]] [--amp]
+        [--auto-scale-lr] [--show-dir DIR] [--tensorboard] [--no-validate]
+        [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+Multi-GPU / multi-node: ``tools/dist_train.sh CONFIG N`` (torchrun). Without a
+GPU, distributed runs use gloo and a CPU DDP wrapper
+(:func:`hourglass_plugin.engine.setup_cpu_distributed`).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Parse the command line (mmpose/mmengine's train options)."""
+    parser = argparse.ArgumentParser(description='Train a pose model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from CKPT, or (no value / "auto") from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (CUDA only)')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the lr by actual / auto_scale_lr.base_batch_size')
+    parser.add_argument('--show-dir',
+                        help='save validation visualizations into this dir')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='visualize every N-th validation sample')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also log to TensorBoard (work_dir/vis_data)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply command-line options to ``cfg`` (as mmpose's train.py does).
+
+    Raises:
+        RuntimeError: ``--amp`` without a CUDA GPU (mmengine's
+            ``AmpOptimWrapper`` needs one).
+    """
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        import torch
+        if not torch.cuda.is_available():
+            raise RuntimeError('--amp needs a CUDA GPU (mmengine '
+                               'AmpOptimWrapper); train in fp32 on CPU.')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if args.show_dir is not None:
+        cfg.default_hooks.visualization.enable = True
+        cfg.default_hooks.visualization.out_dir = args.show_dir
+        cfg.default_hooks.visualization.interval = args.interval
+    if args.tensorboard:
+        cfg.visualizer.vis_backends = [
+            *cfg.visualizer.vis_backends, dict(type='TensorboardVisBackend')]
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def main(argv=None) -> None:
+    """Build the Runner from the config and train."""
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    from hourglass_plugin.engine import setup_cpu_distributed
+    setup_cpu_distributed(cfg, args.launcher)
+    Runner.from_cfg(cfg).train()
+
+
+if __name__ == '__main__':
+    main()
