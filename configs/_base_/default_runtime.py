@@ -21,7 +21,9 @@ default_hooks = dict(
 
 custom_hooks = [
     # synchronise BN running statistics across ranks at the end of each epoch
-    dict(type='SyncBuffersHook')
+    dict(type='SyncBuffersHook'),
+    # augmentation draws depend only on (seed, epoch, rank): resumable runs
+    dict(type='EpochSeedHook'),
 ]
 
 env_cfg = dict(

@@ -2,11 +2,12 @@
 from .checkpoint import (AtomicLocalBackend, allow_mmengine_checkpoint_types,
                          mmengine_checkpoint_types)
 from .distributed import CPUDistributedDataParallel, setup_cpu_distributed
+from .hooks import EpochSeedHook
 
 allow_mmengine_checkpoint_types()
 
 __all__ = [
-    'AtomicLocalBackend', 'CPUDistributedDataParallel',
+    'AtomicLocalBackend', 'CPUDistributedDataParallel', 'EpochSeedHook',
     'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_types',
     'setup_cpu_distributed'
 ]
