@@ -1,0 +1,213 @@
+"""The stacked hourglass network of Newell, Yang & Deng, ECCV 2016.
+
+Paper: "Stacked Hourglass Networks for Human Pose Estimation",
+https://arxiv.org/abs/1603.06937 (Sec. 3.1-3.4, Fig. 3 and 4); reference
+implementation: github.com/princeton-vl/pose-hg-train, ``src/models/hg.lua``
+and ``layers/Residual.lua``.
+
+Where the per-stack heatmap convs live: stack s+1 takes the predictions of
+stack s as input (Sec. 3.4: "the intermediate predictions are mapped to a
+larger number of channels with an additional 1x1 convolution" and added to
+the features), so the 1x1 prediction convs are part of this backbone, which
+returns the per-stack predicted heatmaps. The head
+(``StackedHeatmapHead(final_layer=None)``) supervises every one of them and
+decodes the last; this is mmpose's layout for Convolutional Pose Machines
+(backbone ``CPM`` + ``CPMHead(final_layer=None)``), the other network whose
+stages consume earlier predictions.
+"""
+import copy
+from typing import List, Tuple
+
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from mmpose.models.backbones.base_backbone import BaseBackbone
+from mmpose.registry import MODELS
+from mmpose.utils.typing import ConfigType, OptMultiConfig
+from torch import Tensor, nn
+
+from .input_checks import check_image_batch
+
+
+class PreActBottleneck(BaseModule):
+    """Newell's residual module (Sec. 3.1, Fig. 4 left; ``Residual.lua``).
+
+    Pre-activation bottleneck: ``(norm-ReLU-conv1x1 C_in->C_out/2,
+    norm-ReLU-conv3x3 C_out/2->C_out/2, norm-ReLU-conv1x1 C_out/2->C_out)``
+    plus an identity skip, or a 1x1 conv skip when ``C_in != C_out``.
+    Shape: (N, C_in, h, w) -> (N, C_out, h, w).
+
+    The branch convs have no bias (the reference's are redundant: every
+    value they shift reaches a norm layer before any non-linearity).
+
+    Args:
+        in_channels (int): C_in.
+        out_channels (int): C_out (even).
+        norm_cfg (dict): Normalisation layer config.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int,
+                 norm_cfg: ConfigType):
+        super().__init__()
+        mid_channels = out_channels // 2
+        pre_act = dict(norm_cfg=norm_cfg, order=('norm', 'act', 'conv'))
+        self.conv1 = ConvModule(in_channels, mid_channels, 1, **pre_act)
+        self.conv2 = ConvModule(
+            mid_channels, mid_channels, 3, padding=1, **pre_act)
+        self.conv3 = ConvModule(mid_channels, out_channels, 1, **pre_act)
+        self.skip = (
+            nn.Identity() if in_channels == out_channels else nn.Conv2d(
+                in_channels, out_channels, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C_in, h, w) -> (N, C_out, h, w)."""
+        return self.conv3(self.conv2(self.conv1(x))) + self.skip(x)
+
+
+class NewellHourglassModule(BaseModule):
+    """One hourglass of ``depth`` levels (Sec. 3.2, Fig. 3; ``hg.lua``).
+
+    With one residual module per position, at every level::
+
+        up1  = Residual(x)                            (N, C, h, w)
+        low1 = Residual(maxpool2x2(x))                (N, C, h/2, w/2)
+        low2 = next level(low1), or Residual at the bottom
+        low3 = Residual(low2)                         (N, C, h/2, w/2)
+        out  = up1 + nearest_upsample_x2(low3)        (N, C, h, w)
+
+    Four levels take a 64x64 map down to 4x4.
+
+    Args:
+        depth (int): Number of down-sampling levels.
+        channels (int): C, constant through the hourglass (256).
+        norm_cfg (dict): Normalisation layer config.
+    """
+
+    def __init__(self, depth: int, channels: int, norm_cfg: ConfigType):
+        super().__init__()
+        self.up1 = PreActBottleneck(channels, channels, norm_cfg)
+        self.pool = nn.MaxPool2d(2, 2)
+        self.low1 = PreActBottleneck(channels, channels, norm_cfg)
+        self.low2 = (
+            NewellHourglassModule(depth - 1, channels, norm_cfg)
+            if depth > 1 else PreActBottleneck(channels, channels, norm_cfg))
+        self.low3 = PreActBottleneck(channels, channels, norm_cfg)
+        self.up2 = nn.Upsample(scale_factor=2, mode='nearest')
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, C, h, w) -> (N, C, h, w); h, w divisible by 2^depth."""
+        low = self.low3(self.low2(self.low1(self.pool(x))))
+        return self.up1(x) + self.up2(low)
+
+
+@MODELS.register_module()
+class NewellHourglassNet(BaseBackbone):
+    """Newell et al.'s stacked hourglass network; returns per-stack heatmaps.
+
+    Architecture (H, W = input size in pixels, multiples of
+    ``4 * 2 ** depth`` = 64; F = ``feat_channels``, K = ``num_keypoints``)::
+
+        stem (Sec. 3.2): conv7x7/2 (3->64) + norm + ReLU, Residual 64->128,
+            maxpool 2x2, Residual 128->128, Residual 128->F
+                                                  -> x: (N, F, H/4, W/4)
+        per stack s (Fig. 4 right):
+            hourglass(x), Residual, conv1x1 + norm + ReLU
+                                                  -> feat: (N, F, H/4, W/4)
+            predictors[s](feat): conv1x1 F->K     -> heatmaps_s (N, K, H/4, W/4)
+            if s is not the last stack (Sec. 3.4):
+                x = x + feature_remaps[s](feat) + prediction_remaps[s](heatmaps_s)
+
+    With 8 stacks, F=256 and K=16: 25,592,912 parameters.
+
+    Args:
+        num_keypoints (int): K, heatmap channels. Defaults to 16 (MPII).
+        num_stacks (int): Number of hourglasses (paper: 2, 4, 8).
+            Defaults to 8.
+        feat_channels (int): F. Defaults to 256.
+        depth (int): Down-sampling levels per hourglass. Defaults to 4.
+        in_channels (int): Image channels. Defaults to 3.
+        norm_cfg (dict): Normalisation layer config.
+            Defaults to ``dict(type='BN', requires_grad=True)``.
+        init_cfg (dict | list[dict], optional): Initialisation config;
+            ``None`` keeps PyTorch's / mmcv's defaults, as the reference.
+
+    Raises:
+        ValueError: On ``num_stacks < 1`` or ``depth < 1``; in
+            :meth:`forward`, on an input of the wrong channel count or a side
+            that is not a multiple of ``4 * 2 ** depth``.
+    """
+
+    def __init__(self,
+                 num_keypoints: int = 16,
+                 num_stacks: int = 8,
+                 feat_channels: int = 256,
+                 depth: int = 4,
+                 in_channels: int = 3,
+                 norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
+                 init_cfg: OptMultiConfig = None):
+        norm_cfg = copy.deepcopy(norm_cfg)
+        super().__init__(init_cfg=init_cfg)
+        if num_stacks < 1:
+            raise ValueError(f'num_stacks must be >= 1, got {num_stacks}')
+        if depth < 1:
+            raise ValueError(f'depth must be >= 1, got {depth}')
+        self.num_stacks = num_stacks
+        self.in_channels = in_channels
+        self.downsample_factor = 4 * 2**depth
+
+        self.stem = nn.Sequential(
+            ConvModule(
+                in_channels, 64, 7, stride=2, padding=3, norm_cfg=norm_cfg),
+            PreActBottleneck(64, 128, norm_cfg),  # (N, 128, H/2, W/2)
+            nn.MaxPool2d(2, 2),
+            PreActBottleneck(128, 128, norm_cfg),
+            PreActBottleneck(128, feat_channels, norm_cfg))  # (N, F, H/4, W/4)
+
+        self.hourglasses = nn.ModuleList([
+            NewellHourglassModule(depth, feat_channels, norm_cfg)
+            for _ in range(num_stacks)
+        ])
+        self.out_features = nn.ModuleList([
+            nn.Sequential(
+                PreActBottleneck(feat_channels, feat_channels, norm_cfg),
+                ConvModule(feat_channels, feat_channels, 1,
+                           norm_cfg=norm_cfg)) for _ in range(num_stacks)
+        ])
+        self.predictors = nn.ModuleList([
+            nn.Conv2d(feat_channels, num_keypoints, 1)
+            for _ in range(num_stacks)
+        ])
+        self.feature_remaps = nn.ModuleList([
+            nn.Conv2d(feat_channels, feat_channels, 1)
+            for _ in range(num_stacks - 1)
+        ])
+        self.prediction_remaps = nn.ModuleList([
+            nn.Conv2d(num_keypoints, feat_channels, 1)
+            for _ in range(num_stacks - 1)
+        ])
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """Predict one heatmap set per stack.
+
+        Args:
+            x (Tensor): Images, shape (N, in_channels, H, W); H and W
+                multiples of ``4 * 2 ** depth`` (64 by default).
+
+        Returns:
+            tuple[Tensor]: ``num_stacks`` heatmap tensors, each
+            (N, num_keypoints, H/4, W/4), in stack order.
+
+        Raises:
+            ValueError: See :func:`check_image_batch`.
+        """
+        check_image_batch(x, self.in_channels, self.downsample_factor,
+                          type(self).__name__)
+        x = self.stem(x)  # (N, F, H/4, W/4)
+        heatmaps: List[Tensor] = []
+        for s in range(self.num_stacks):
+            feat = self.out_features[s](self.hourglasses[s](x))
+            heatmaps.append(self.predictors[s](feat))  # (N, K, H/4, W/4)
+            if s < self.num_stacks - 1:
+                x = (
+                    x + self.feature_remaps[s](feat) +
+                    self.prediction_remaps[s](heatmaps[s]))
+        return tuple(heatmaps)

@@ -1,0 +1,4 @@
+"""Heatmap losses."""
+from .foreground_mse import ForegroundWeightedMSELoss
+
+__all__ = ['ForegroundWeightedMSELoss']
