@@ -29,7 +29,7 @@ def test_mmcv_compiled_ops_run():
     assert keep.tolist() == [0, 2]
     feat = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4)
     out = roi_align(feat, torch.tensor([[0., 0., 0., 4., 4.]]), (1, 1),
-                    spatial_scale=1.0, sampling_ratio=2, aligned=True)
+                    1.0, 2, 'avg', True)
     assert out.shape == (1, 1, 1, 1)
     assert out.item() == pytest.approx(feat.mean().item())
 

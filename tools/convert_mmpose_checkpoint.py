@@ -35,6 +35,8 @@ sys.path.insert(0, REPO_ROOT)
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'hourglass52_mpii_256.py')
 # buffers of mmengine's data preprocessor: rebuilt from the config
 PREPROCESSOR_KEYS = ('data_preprocessor.mean', 'data_preprocessor.std')
+# batch-norm statistics: state-dict entries that are not parameters
+NORM_BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
 
 
 class CheckpointMismatchError(ValueError):
@@ -158,7 +160,7 @@ def convert_state_dict(
         notes.append(f'renamed {renamed} keypoint_head.* keys to head.*')
     if dropped_inter_stack:
         n_params = sum(source[k].numel() for k in dropped_inter_stack
-                       if not k.endswith('num_batches_tracked'))
+                       if not k.endswith(NORM_BUFFERS))
         notes.append(
             f'dropped {len(dropped_inter_stack)} backbone.inters.* tensors '
             f'({n_params:,} parameters): the inter-stack block mmpose builds '

@@ -48,6 +48,5 @@ randomness = dict(seed=0, deterministic=False)
 
 backend_args = dict(backend='local')
 
-train_cfg = dict(by_epoch=True)
 val_cfg = dict()
 test_cfg = dict()

@@ -27,20 +27,16 @@ val_pipeline = [
     dict(type='PackPoseInputs')
 ]
 
-sample_dataset = dict(
-    data_root='data/',
-    ann_file='annotations/mpii_val.json',
-    headbox_file='annotations/mpii_gt_val.mat')
 train_dataloader = dict(
     batch_size=5,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(**sample_dataset, pipeline=train_pipeline))
+    dataset=dict(data_root='data/', pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=5,
     num_workers=0,
     persistent_workers=False,
-    dataset=dict(**sample_dataset, pipeline=val_pipeline))
+    dataset=dict(data_root='data/', pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
 train_cfg = dict(max_epochs=150, val_interval=10)

@@ -1,4 +1,4 @@
-"""MPII metainfo, in one place: mmpose's MPII ``dataset_info`` plus PCKh groups.
+"""MPII metainfo in one place: mmpose's MPII ``dataset_info``, PCKh groups.
 
 The 16 joints, their order, the flip partners (``swap``), the 15-link skeleton,
 ``joint_weights`` and ``sigmas`` are *not* copied here: they are mmpose's own
@@ -43,20 +43,19 @@ MPII_METAINFO: Dict[str, str] = dict(from_file=MPII_METAINFO_FILE)
 
 _PARSED = parse_pose_metainfo(dict(MPII_METAINFO))
 _NAME2ID: Dict[str, int] = _PARSED['keypoint_name2id']
+_ID2NAME: Dict[int, str] = _PARSED['keypoint_id2name']
 
 #: The 16 joint names in MPII order (index = joint id).
-MPII_JOINT_NAMES: Tuple[str, ...] = tuple(
-    _PARSED['keypoint_id2name'][i] for i in range(_PARSED['num_keypoints']))
+MPII_JOINT_NAMES = tuple(_ID2NAME[i] for i in range(len(_ID2NAME)))
 
 #: The same joints as ``dataset_joints`` names them in MPII's ground-truth
 #: ``.mat`` files (``gt_valid.mat``, mmpose's ``mpii_gt_val.mat``).
-MPII_MAT_JOINT_NAMES: Tuple[str, ...] = (
-    'rank', 'rkne', 'rhip', 'lhip', 'lkne', 'lank', 'pelv', 'thor', 'neck',
-    'head', 'rwri', 'relb', 'rsho', 'lsho', 'lelb', 'lwri')
+MPII_MAT_JOINT_NAMES = ('rank', 'rkne', 'rhip', 'lhip', 'lkne', 'lank', 'pelv',
+                        'thor', 'neck', 'head', 'rwri', 'relb', 'rsho', 'lsho',
+                        'lelb', 'lwri')
 
 #: Joints a person's head box must lie near (annotation/head-box alignment).
-MPII_HEAD_JOINTS: Tuple[int, ...] = (_NAME2ID['upper_neck'],
-                                     _NAME2ID['head_top'])
+MPII_HEAD_JOINTS = (_NAME2ID['upper_neck'], _NAME2ID['head_top'])
 
 #: PCKh reporting groups: group name -> joint ids averaged in that group.
 PCKH_GROUPS: Dict[str, Tuple[int, ...]] = {
@@ -70,6 +69,5 @@ PCKH_GROUPS: Dict[str, Tuple[int, ...]] = {
 }
 
 #: The 14 joints of the PCKh Mean (all but pelvis and thorax).
-PCKH_MEAN_JOINTS: Tuple[int, ...] = tuple(
-    i for i, name in enumerate(MPII_JOINT_NAMES)
-    if name not in ('pelvis', 'thorax'))
+PCKH_MEAN_JOINTS = tuple(i for i, name in enumerate(MPII_JOINT_NAMES)
+                         if name not in ('pelvis', 'thorax'))

@@ -11,13 +11,16 @@
   and scalars and mmengine's ``HistoryBuffer`` in the message hub, so
   ``--resume`` fails with ``UnpicklingError``. Instead of switching the safety
   off for every file (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``), we allow just the
-  types mmengine stores (``torch.serialization.add_safe_globals``).
+  types mmengine stores (``torch.serialization.add_safe_globals``), and pickle
+  ``HistoryBuffer`` by its constructor arguments (by default its pickle calls
+  the builtin ``getattr``, which must never be allowed).
 """
+import copyreg
 import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Union
+from typing import Tuple, Union
 
 import numpy as np
 import torch
@@ -82,10 +85,20 @@ def mmengine_checkpoint_types() -> list:
             HistoryBuffer, *dtype_classes]
 
 
+def _reduce_history_buffer(buffer: HistoryBuffer) -> Tuple[type, tuple]:
+    """Pickle a ``HistoryBuffer`` as ``HistoryBuffer(logs, counts, max_len)``."""
+    return HistoryBuffer, (buffer._log_history, buffer._count_history,
+                           buffer.max_length)
+
+
 def allow_mmengine_checkpoint_types() -> None:
     """Let ``torch.load(weights_only=True)`` read mmengine Runner checkpoints.
 
-    Idempotent. Called when :mod:`hourglass_plugin` is imported, i.e. by every
-    config through ``custom_imports``.
+    Allows the types of :func:`mmengine_checkpoint_types` and makes
+    ``HistoryBuffer`` pickle through its constructor, so checkpoints saved
+    after this call load with ``weights_only=True``. Idempotent. Called when
+    :mod:`hourglass_plugin` is imported, i.e. by every config through
+    ``custom_imports``.
     """
+    copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     torch.serialization.add_safe_globals(mmengine_checkpoint_types())

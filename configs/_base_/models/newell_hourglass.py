@@ -20,6 +20,6 @@ model = dict(
         out_channels=16,
         num_stages=8,
         final_layer=None,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=None),
+        # decoder: the codec, set by each top-level config
+        loss=dict(type='KeypointMSELoss', use_target_weight=True)),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))

@@ -20,10 +20,13 @@ Conventions (each one moves published numbers a little):
 - ``Mean@0.1`` is evaluated at exactly 0.1 head sizes. HRNet prints
   ``pckAll[11]`` as "Mean@0.1", which is the threshold 0.11 (an indexing
   slip); mmpose uses 0.1.
+- Groups: ``Head`` is ``head_top`` alone (HRNet, mmpose; the MATLAB
+  toolkit's ``genTablePCK`` averages upper neck and head top instead).
 - ``AUC``: area under the Mean-PCKh curve for thresholds 0, 0.01, ..., 0.50,
   with the threshold axis rescaled to [0, 1] and trapezoidal integration
   (MATLAB toolkit ``area_under_curve(scale01(range), pck(:, end))``), in
-  percent.
+  percent. With the default ``<``, perfect predictions score 99 (nothing is
+  below the threshold 0); with ``inclusive=True``, 100.
 """
 from typing import Dict, Union
 
@@ -69,8 +72,7 @@ def _pck_per_joint(correct: np.ndarray, count: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mean_pck(correct: np.ndarray, count: np.ndarray,
-              weighted: bool) -> float:
+def _mean_pck(correct: np.ndarray, count: np.ndarray, weighted: bool) -> float:
     """PCKh Mean over ``PCKH_MEAN_JOINTS`` (percent; NaN if none visible)."""
     joints = list(PCKH_MEAN_JOINTS)
     if weighted:
@@ -153,9 +155,9 @@ def mpii_pckh(pred: np.ndarray,
                          f'number > 0, got {head_size[bad[0]]}')
 
     # normalised distance in head sizes, (N, 16); inf for NaN predictions
+    norm = np.where(has_visible, head_size, 1.0)[:, None]
     with np.errstate(invalid='ignore'):
-        dist = np.linalg.norm(pred - gt, axis=-1) / np.where(
-            has_visible, head_size, 1.0)[:, None]
+        dist = np.linalg.norm(pred - gt, axis=-1) / norm
     dist[~np.isfinite(dist)] = np.inf
     count = visible.sum(axis=0)
 

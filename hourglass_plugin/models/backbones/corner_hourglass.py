@@ -82,8 +82,9 @@ class CornerHourglassNet(BaseBackbone):
 
     There is no inter-stack block when ``num_stacks=1``, so every parameter
     receives a gradient (plain DDP works with ``find_unused_parameters=False``).
-    HG-52 has 93,666,816 parameters here (mmpose: 94,847,232, of which the
-    1,180,416 of the unused ``inters.0`` are left out).
+    The HG-52 backbone has 93,662,848 parameters here; mmpose's has
+    94,843,520, of which the 1,180,672 of the unused ``inters.0`` are left
+    out.
 
     Args:
         downsample_times (int): Down-sampling levels per hourglass.

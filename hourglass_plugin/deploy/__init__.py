@@ -1,0 +1,38 @@
+"""Fast inference paths for hourglass_plugin (and any mmpose top-down
+heatmap) models: ONNX Runtime fp32, int8 (static QDQ calibrated on real
+crops), bf16 autocast, channels_last, ``torch.compile``.
+
+Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
+(the ``onnx`` extra) are imported only when an ONNX backend is used::
+
+    from mmpose.apis import inference_topdown, init_model
+    from hourglass_plugin.deploy import (BackendPoseEstimator,
+                                         build_heatmap_runner)
+
+    model = init_model(config, checkpoint, device='cpu')
+    runner = build_heatmap_runner(model, 'onnx', threads=2,
+                                  onnx_file='hg52.onnx')  # or export now
+    fast = BackendPoseEstimator(model, runner)
+    results = inference_topdown(fast, 'image.jpg', bboxes)  # flip test kept
+"""
+from .agreement import decode_keypoints, keypoint_agreement
+from .backends import (BACKENDS, EXACT_BACKENDS, ONNX_BACKENDS,
+                       build_heatmap_runner, default_calibration_crops,
+                       onnx_paths, prepare_onnx)
+from .crops import dataset_crops, default_crop_sources
+from .estimator import BackendPoseEstimator
+from .heatmap_net import (LastStackHeatmaps, last_stack, model_input_size,
+                          reference_heatmaps)
+from .onnx_export import export_onnx
+from .ort_runner import OrtHeatmapRunner
+from .quantization import quantize_int8
+from .torch_runner import TorchHeatmapRunner
+
+__all__ = [
+    'BACKENDS', 'EXACT_BACKENDS', 'ONNX_BACKENDS', 'BackendPoseEstimator',
+    'LastStackHeatmaps', 'OrtHeatmapRunner', 'TorchHeatmapRunner',
+    'build_heatmap_runner', 'dataset_crops', 'decode_keypoints',
+    'default_calibration_crops', 'default_crop_sources', 'export_onnx',
+    'keypoint_agreement', 'last_stack', 'model_input_size', 'onnx_paths',
+    'prepare_onnx', 'quantize_int8', 'reference_heatmaps'
+]

@@ -1,0 +1,161 @@
+"""One name per inference path: build the heatmap runner for a pose model.
+
+=================  =========================================================
+backend            what runs the network ``crops -> last-stack heatmaps``
+=================  =========================================================
+``eager``          PyTorch fp32 (the reference)
+``channels_last``  PyTorch fp32, NHWC weights and activations
+``compile``        PyTorch fp32, ``torch.compile`` (inductor)
+``onnx``           ONNX Runtime fp32, all graph optimisations (exact path)
+``int8``           ONNX Runtime int8, static QDQ calibrated on real crops
+``int8-dynamic``   ONNX Runtime int8, dynamic quantisation (weights only)
+``bf16``           PyTorch bf16 autocast (AVX512-BF16/AMX CPUs, GPUs)
+``fp16``           PyTorch fp16 autocast (CUDA only)
+=================  =========================================================
+
+The exact paths (``eager``, ``channels_last``, ``compile``, ``onnx``) give the
+eager heatmaps within float rounding; the reduced-precision ones change them,
+and :mod:`hourglass_plugin.deploy.agreement` measures by how much.
+"""
+import os.path as osp
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from torch import Tensor, nn
+
+from .crops import dataset_crops, default_crop_sources
+from .onnx_export import export_onnx
+from .ort_runner import OrtHeatmapRunner
+from .quantization import quantize_int8
+from .torch_runner import TorchHeatmapRunner
+
+BACKENDS = ('eager', 'channels_last', 'compile', 'onnx', 'int8',
+            'int8-dynamic', 'bf16', 'fp16')
+ONNX_BACKENDS = ('onnx', 'int8', 'int8-dynamic')
+EXACT_BACKENDS = ('eager', 'channels_last', 'compile', 'onnx')
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_calibration_crops(pose_model: nn.Module,
+                              repo_root: Optional[str] = None) -> Tensor:
+    """Real crops for int8 calibration: detector boxes on the COCO sample
+    (``coco_det``), else the MPII sample in ``data/``; plus their mirrors.
+
+    Args:
+        pose_model (nn.Module): The estimator (its test pipeline is used).
+        repo_root (str, optional): Repository root; defaults to the checkout
+            this package lives in.
+
+    Returns:
+        Tensor: (N, 3, H, W) normalised crops.
+
+    Raises:
+        FileNotFoundError: If neither data source exists (installed without
+            the repository's data): pass ``calib_crops`` yourself.
+    """
+    sources = default_crop_sources(str(repo_root or REPO_ROOT))
+    for name in ('coco_det', 'mpii'):
+        if name in sources:
+            return dataset_crops(pose_model, sources[name], flip=True)
+    raise FileNotFoundError(
+        f'no calibration images under {repo_root or REPO_ROOT}/data or '
+        '../shared/data; pass calib_crops (N, 3, H, W) real crops')
+
+
+def onnx_paths(work_dir: str, name: str) -> dict:
+    """Where :func:`build_heatmap_runner` keeps a model's ONNX files.
+
+    Returns:
+        dict: backend -> path (``{name}.onnx``, ``{name}_int8.onnx``,
+        ``{name}_int8_dynamic.onnx`` in ``work_dir``).
+    """
+    return {
+        'onnx': osp.join(work_dir, f'{name}.onnx'),
+        'int8': osp.join(work_dir, f'{name}_int8.onnx'),
+        'int8-dynamic': osp.join(work_dir, f'{name}_int8_dynamic.onnx'),
+    }
+
+
+def prepare_onnx(pose_model: nn.Module,
+                 backend: str,
+                 work_dir: str,
+                 name: str = 'model',
+                 calib_crops: Optional[Tensor] = None,
+                 reuse: bool = False) -> str:
+    """Export (and quantise) the model for an ONNX backend.
+
+    Args:
+        pose_model (nn.Module): The estimator.
+        backend (str): ``'onnx'``, ``'int8'`` or ``'int8-dynamic'``.
+        work_dir (str): Folder for the files (see :func:`onnx_paths`).
+        name (str): File name stem.
+        calib_crops (Tensor, optional): Real crops for ``int8``; defaults to
+            :func:`default_calibration_crops`.
+        reuse (bool): Keep files that already exist (the caller guarantees
+            they come from the same weights).
+
+    Returns:
+        str: The ONNX file for ``backend``.
+
+    Raises:
+        ValueError: If ``backend`` is not an ONNX backend.
+    """
+    if backend not in ONNX_BACKENDS:
+        raise ValueError(f'{backend!r} is not one of {ONNX_BACKENDS}')
+    paths = onnx_paths(work_dir, name)
+    if not (reuse and osp.isfile(paths['onnx'])):
+        export_onnx(pose_model, paths['onnx'])
+    target = paths[backend]
+    if backend == 'onnx' or (reuse and osp.isfile(target)):
+        return target
+    if backend == 'int8-dynamic':
+        return quantize_int8(paths['onnx'], target, mode='dynamic')
+    if calib_crops is None:
+        calib_crops = default_calibration_crops(pose_model)
+    return quantize_int8(paths['onnx'], target, calib_crops, mode='static')
+
+
+def build_heatmap_runner(pose_model: nn.Module,
+                         backend: str = 'eager',
+                         threads: Optional[int] = None,
+                         work_dir: Optional[str] = None,
+                         onnx_file: Optional[str] = None,
+                         calib_crops: Optional[Tensor] = None):
+    """The runner ``(N, 3, H, W) crops -> (N, K, h, w) heatmaps`` of a
+    backend.
+
+    Args:
+        pose_model (nn.Module): mmpose top-down estimator (eval mode).
+        backend (str): One of :data:`BACKENDS`.
+        threads (int, optional): ONNX Runtime intra-op threads (PyTorch's
+            are set with ``torch.set_num_threads`` by the caller).
+        work_dir (str, optional): Folder for exported ONNX files (ONNX
+            backends without ``onnx_file``); a temporary folder otherwise.
+        onnx_file (str, optional): An existing ONNX file for an ONNX backend
+            (from ``tools/export_onnx.py``); nothing is exported then.
+        calib_crops (Tensor, optional): Real crops for ``int8`` calibration.
+
+    Returns:
+        callable: A :class:`TorchHeatmapRunner` or :class:`OrtHeatmapRunner`.
+
+    Raises:
+        ValueError: Unknown backend.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f'unknown backend {backend!r}; choose from '
+                         f'{BACKENDS}')
+    device = str(next(pose_model.parameters()).device)
+    if backend in ONNX_BACKENDS:
+        if onnx_file is None:
+            if work_dir is None:
+                work_dir = tempfile.mkdtemp(prefix='hourglass_onnx_')
+            onnx_file = prepare_onnx(pose_model, backend, work_dir,
+                                     calib_crops=calib_crops)
+        return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+    if backend in ('bf16', 'fp16'):
+        return TorchHeatmapRunner(pose_model, precision=backend)
+    return TorchHeatmapRunner(
+        pose_model,
+        channels_last=backend == 'channels_last',
+        compile=backend == 'compile')

@@ -1,0 +1,73 @@
+"""Export the last-stack heatmap network to ONNX, with a dynamic batch axis.
+
+Graph: input ``input`` (N, 3, H, W) float32 normalised crops -> output
+``heatmaps`` (N, K, h, w) float32, the LAST stack only (what inference
+decodes; the intermediate stacks only matter for the training loss). ``N`` is
+dynamic; ``H, W`` are fixed at export (the hourglass needs sides that are
+multiples of 2^(levels+2), e.g. 128 for HG-52). Uses torch's TorchScript-based
+exporter (``dynamo=False``), which needs only ``onnx`` (the dynamo exporter
+would also need ``onnxscript``).
+"""
+import os
+import os.path as osp
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+from .heatmap_net import LastStackHeatmaps, model_input_size
+
+INPUT_NAME = 'input'
+OUTPUT_NAME = 'heatmaps'
+
+
+def export_onnx(pose_model: nn.Module,
+                out_file: str,
+                input_size: Optional[Tuple[int, int]] = None,
+                opset: int = 17) -> str:
+    """Write the model's last-stack heatmap network as an ONNX file.
+
+    Args:
+        pose_model (nn.Module): mmpose top-down estimator (any device; it is
+            exported from a CPU copy of its graph in eval mode).
+        out_file (str): Destination ``.onnx`` path; folders are created.
+        input_size (tuple[int, int], optional): ``(W, H)`` in pixels;
+            defaults to the head codec's input size.
+        opset (int): ONNX opset (>= 11 for nearest ``Resize``).
+
+    Returns:
+        str: ``out_file``.
+
+    Raises:
+        ValueError: If ``opset < 11``.
+        ImportError: If the ``onnx`` package is missing (install the
+            ``onnx`` extra: ``pip install hourglass_plugin[onnx]``).
+    """
+    if opset < 11:
+        raise ValueError(f'opset must be >= 11, got {opset}')
+    import onnx  # noqa: F401  (torch.onnx needs it; fail early and clearly)
+    width, height = input_size or model_input_size(pose_model)
+    net = LastStackHeatmaps(pose_model).eval()
+    device = next(pose_model.parameters()).device
+    dummy = torch.zeros(1, 3, height, width, device=device)
+    folder = osp.dirname(osp.abspath(out_file))
+    os.makedirs(folder, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(
+            net,
+            (dummy, ),
+            out_file,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={
+                INPUT_NAME: {
+                    0: 'batch'
+                },
+                OUTPUT_NAME: {
+                    0: 'batch'
+                }
+            },
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False)
+    return out_file

@@ -1,0 +1,144 @@
+"""int8 ONNX models with ONNX Runtime's post-training quantisation.
+
+* ``static`` (default): QDQ format, weights int8 per output channel,
+  activations 8-bit with ranges calibrated (min/max) on REAL person crops
+  (:mod:`hourglass_plugin.deploy.crops`). ONNX Runtime fuses the
+  QuantizeLinear/DequantizeLinear pairs into integer convolutions (VNNI on
+  AVX-512 CPUs), which is where the speed comes from.
+* ``dynamic``: weights int8, activation ranges computed per call. ONNX
+  Runtime only quantises MatMul/Conv this way and re-quantises activations at
+  run time, so for a conv net it is usually much slower than ``static``.
+
+The network output (the last convolution, which writes the heatmaps) is kept
+in fp32 by default: the quarter-pixel refinement reads differences between
+neighbouring heatmap values, which an 8-bit output would flatten.
+Reference: ONNX Runtime documentation, "Quantize ONNX models"
+(``onnxruntime.quantization.quantize_static``).
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Iterator, List, Optional
+
+import numpy as np
+from torch import Tensor
+
+from .onnx_export import INPUT_NAME, OUTPUT_NAME
+
+QUANT_MODES = ('static', 'dynamic')
+# ops with integer kernels in ONNX Runtime's CPU provider; BatchNormalization
+# stays fp32 (it folds into the preceding Conv when there is one; Newell's
+# pre-activation residuals put BN after ReLU, where it cannot fold)
+STATIC_OP_TYPES = ('Conv', 'Add', 'MaxPool', 'Resize', 'Relu', 'Concat',
+                   'AveragePool', 'GlobalAveragePool')
+
+
+class CropCalibrationReader:
+    """ONNX Runtime ``CalibrationDataReader`` over a tensor of real crops.
+
+    Args:
+        crops (Tensor): (N, 3, H, W) float32 normalised crops (N >= 1).
+        batch_size (int): Crops per calibration batch.
+
+    Raises:
+        ValueError: If ``crops`` is empty or not (N, 3, H, W).
+    """
+
+    def __init__(self, crops: Tensor, batch_size: int = 4) -> None:
+        if crops.dim() != 4 or crops.shape[0] == 0 or crops.shape[1] != 3:
+            raise ValueError('calibration needs real crops (N>=1, 3, H, W), '
+                             f'got shape {tuple(crops.shape)}')
+        self.batches = [
+            np.ascontiguousarray(chunk.float().cpu().numpy())
+            for chunk in crops.split(batch_size)
+        ]
+        self._iter: Iterator = iter(self.batches)
+
+    def get_next(self) -> Optional[dict]:
+        """The next ``{'input': (n, 3, H, W) array}``, or None at the end."""
+        batch = next(self._iter, None)
+        return None if batch is None else {INPUT_NAME: batch}
+
+    def rewind(self) -> None:
+        """Restart from the first batch."""
+        self._iter = iter(self.batches)
+
+
+def output_node_names(onnx_file: str) -> List[str]:
+    """Names of the nodes that write the graph output ``heatmaps``.
+
+    Raises:
+        ValueError: If no node writes ``heatmaps``.
+    """
+    import onnx
+    graph = onnx.load(onnx_file, load_external_data=False).graph
+    names = [n.name for n in graph.node if OUTPUT_NAME in n.output]
+    if not names:
+        raise ValueError(f'{onnx_file}: no node writes {OUTPUT_NAME!r}')
+    return names
+
+
+def quantize_int8(fp32_file: str,
+                  out_file: str,
+                  calib_crops: Optional[Tensor] = None,
+                  mode: str = 'static',
+                  per_channel: bool = True,
+                  keep_fp32_output: bool = True,
+                  calib_batch_size: int = 4) -> str:
+    """Quantise an fp32 ONNX heatmap network to int8.
+
+    Args:
+        fp32_file (str): ONNX file from :func:`export_onnx`.
+        out_file (str): Destination int8 ONNX file.
+        calib_crops (Tensor, optional): (N, 3, H, W) real normalised crops
+            for ``static`` calibration (required there, ignored for
+            ``dynamic``).
+        mode (str): ``'static'`` (QDQ, calibrated) or ``'dynamic'``.
+        per_channel (bool): Per-output-channel weight scales.
+        keep_fp32_output (bool): Leave the node(s) writing the heatmaps in
+            fp32 (static mode).
+        calib_batch_size (int): Crops per calibration run; min/max ranges are
+            reduced after every 4 batches, which bounds memory.
+
+    Returns:
+        str: ``out_file``.
+
+    Raises:
+        ValueError: Unknown ``mode``, or ``static`` without crops.
+        FileNotFoundError: If ``fp32_file`` does not exist.
+    """
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_dynamic,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    if mode not in QUANT_MODES:
+        raise ValueError(f'mode must be one of {QUANT_MODES}, got {mode!r}')
+    if not osp.isfile(fp32_file):
+        raise FileNotFoundError(f'ONNX file not found: {fp32_file}')
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    if mode == 'dynamic':
+        quantize_dynamic(
+            fp32_file, out_file, per_channel=per_channel,
+            weight_type=QuantType.QInt8)
+        return out_file
+    if calib_crops is None:
+        raise ValueError('static int8 quantisation needs calib_crops: real '
+                         'normalised crops (see deploy.crops)')
+    with tempfile.TemporaryDirectory() as tmp:
+        # shape inference + graph clean-up, as ONNX Runtime recommends
+        prepared = osp.join(tmp, 'prepared.onnx')
+        quant_pre_process(fp32_file, prepared, skip_symbolic_shape=True)
+        quantize_static(
+            prepared,
+            out_file,
+            CropCalibrationReader(calib_crops, calib_batch_size),
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=list(STATIC_OP_TYPES),
+            nodes_to_exclude=(output_node_names(prepared)
+                              if keep_fp32_output else None),
+            extra_options=dict(CalibMaxIntermediateOutputs=4))
+    return out_file

@@ -1,0 +1,70 @@
+"""PyTorch heatmap runners: eager fp32 (the reference), bf16/fp16 autocast,
+channels_last and ``torch.compile``.
+
+Every runner is a callable ``(N, 3, H, W) float32 normalised crops ->
+(N, K, h, w) float32 last-stack heatmaps`` on the input's device, so the
+top-down estimator (:class:`~hourglass_plugin.deploy.BackendPoseEstimator`)
+and ``tools/benchmark.py`` treat PyTorch, ONNX Runtime and int8 alike.
+"""
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .heatmap_net import LastStackHeatmaps
+
+_AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+class TorchHeatmapRunner:
+    """Run the last-stack heatmap network in PyTorch.
+
+    Args:
+        pose_model (nn.Module): mmpose top-down estimator (eval mode is set).
+        precision (str): ``'fp32'`` (exact), ``'bf16'`` or ``'fp16'``
+            (``torch.autocast``: convolutions in reduced precision, outputs
+            cast back to float32). fp16 autocast needs CUDA.
+        channels_last (bool): Convert weights and inputs to NHWC memory
+            format (oneDNN/cuDNN prefer it for convolutions).
+        compile (bool): Wrap the network in ``torch.compile`` (inductor).
+            The first call compiles (tens of seconds on a CPU).
+
+    Call: ``runner(inputs)`` with ``inputs`` (N, 3, H, W) float32 on the
+    model's device -> (N, K, h, w) float32 heatmaps on that device.
+
+    Raises:
+        ValueError: Unknown ``precision``, or fp16 requested on a CPU model.
+    """
+
+    def __init__(self,
+                 pose_model: nn.Module,
+                 precision: str = 'fp32',
+                 channels_last: bool = False,
+                 compile: bool = False) -> None:
+        if precision not in ('fp32', *_AUTOCAST_DTYPES):
+            raise ValueError(f'precision must be fp32, bf16 or fp16, got '
+                             f'{precision!r}')
+        self.device = next(pose_model.parameters()).device
+        if precision == 'fp16' and self.device.type != 'cuda':
+            raise ValueError('fp16 autocast needs a CUDA model; use bf16 on '
+                             'a CPU')
+        self.precision = precision
+        self.channels_last = channels_last
+        net = LastStackHeatmaps(pose_model.eval())
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        self.net = torch.compile(net) if compile else net
+
+    @torch.no_grad()
+    def __call__(self, inputs: Tensor) -> Tensor:
+        if inputs.dim() != 4 or inputs.shape[1] != 3:
+            raise ValueError('expected normalised crops (N, 3, H, W), got '
+                             f'shape {tuple(inputs.shape)}')
+        inputs = inputs.to(self.device, torch.float32)
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        dtype: Optional[torch.dtype] = _AUTOCAST_DTYPES.get(self.precision)
+        with torch.autocast(
+                self.device.type, dtype=dtype, enabled=dtype is not None):
+            heatmaps = self.net(inputs)
+        return heatmaps.float().contiguous()

@@ -1,0 +1,109 @@
+"""load_image: grayscale, RGBA, EXIF-rotated JPEGs and arrays -> upright BGR.
+
+Inputs are made from a real COCO image with Pillow."""
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hourglass_plugin.apis import load_image
+
+IMAGE = '000000196141.jpg'  # 640x429, 5 people
+
+
+@pytest.fixture(scope='module')
+def rgb(coco_dir: Path) -> np.ndarray:
+    """The real image, RGB (H, W, 3) as Pillow decodes it."""
+    return np.asarray(Image.open(coco_dir / IMAGE).convert('RGB'))
+
+
+def test_color_jpeg_is_bgr(coco_dir, rgb):
+    img = load_image(coco_dir / IMAGE)
+    assert img.dtype == np.uint8 and img.shape == rgb.shape
+    np.testing.assert_array_equal(img, rgb[..., ::-1])
+
+
+def test_grayscale_png_becomes_three_equal_channels(tmp_path, rgb):
+    gray = np.asarray(Image.fromarray(rgb).convert('L'))
+    Image.fromarray(gray).save(tmp_path / 'gray.png')
+    img = load_image(tmp_path / 'gray.png')
+    assert img.shape == gray.shape + (3, )
+    for channel in range(3):
+        np.testing.assert_array_equal(img[..., channel], gray)
+
+
+def test_rgba_png_drops_alpha(tmp_path, rgb):
+    alpha = np.full(rgb.shape[:2], 7, np.uint8)  # nearly transparent
+    Image.fromarray(np.dstack([rgb, alpha]), 'RGBA').save(tmp_path / 'a.png')
+    img = load_image(tmp_path / 'a.png')
+    np.testing.assert_array_equal(img, rgb[..., ::-1])
+
+
+@pytest.mark.parametrize('orientation,stored,upright', [
+    # EXIF 6: shown after rotating 90 deg clockwise
+    (6, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270),
+    (8, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90),
+    (3, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_180),
+])
+def test_exif_rotated_jpeg_is_loaded_upright(tmp_path, rgb, orientation,
+                                             stored, upright):
+    # a camera stores the pixels turned and tags how to display them
+    path = tmp_path / f'exif{orientation}.jpg'
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).transpose(stored).save(path, exif=exif, quality=95)
+    img = load_image(path)
+    # the stored pixels, decoded and turned upright by hand
+    raw = Image.open(path).convert('RGB')
+    assert raw.size != (rgb.shape[1], rgb.shape[0]) or orientation == 3
+    np.testing.assert_array_equal(img[..., ::-1],
+                                  np.asarray(raw.transpose(upright)))
+    # which is the original picture (up to JPEG re-compression)
+    assert img.shape == rgb.shape
+    assert np.abs(img[..., ::-1].astype(int) - rgb.astype(int)).mean() < 5
+
+
+def test_arrays(rgb):
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    assert load_image(bgr) is bgr
+    gray = load_image(bgr[..., 0])
+    assert gray.shape == bgr.shape
+    np.testing.assert_array_equal(gray[..., 2], bgr[..., 0])
+    np.testing.assert_array_equal(load_image(np.dstack([bgr, bgr[..., 0]])),
+                                  bgr)
+
+
+@pytest.mark.parametrize('array,match', [
+    (np.zeros((10, 10, 3), np.float32), 'uint8'),
+    (np.zeros((10, 10, 2), np.uint8), 'channels'),
+    (np.zeros((0, 10, 3), np.uint8), 'H, W > 0'),
+    (np.zeros((2, 10, 10, 3), np.uint8), 'shape'),
+])
+def test_bad_arrays_raise(array, match):
+    with pytest.raises(ValueError, match=match):
+        load_image(array)
+
+
+def test_missing_and_corrupt_files_raise_naming_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.jpg'):
+        load_image(tmp_path / 'nope.jpg')
+    (tmp_path / 'broken.jpg').write_bytes(b'not an image')
+    with pytest.raises(ValueError, match='broken.jpg'):
+        load_image(tmp_path / 'broken.jpg')
+
+
+def test_decompression_bomb_is_a_clear_error(tmp_path):
+    """A file claiming more pixels than Pillow's safety limit (~179 MP) is
+    refused before decoding, with a ValueError naming the file."""
+    path = tmp_path / 'bomb.png'
+    Image.new('L', (1, 1)).save(path)
+    data = bytearray(path.read_bytes())
+    # IHDR chunk data starts at byte 16: width, height (big-endian)
+    data[16:24] = (20000).to_bytes(4, 'big') + (20000).to_bytes(4, 'big')
+    crc = zlib.crc32(bytes(data[12:29]))
+    data[29:33] = crc.to_bytes(4, 'big')
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match='bomb.png'):
+        load_image(path)

@@ -1,0 +1,129 @@
+"""Every backend computes the eager network: exactly (fp32 paths) or with a
+measured keypoint agreement (int8, bf16), on real person crops."""
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from hourglass_plugin.deploy import (OrtHeatmapRunner, TorchHeatmapRunner,
+                                     build_heatmap_runner, dataset_crops,
+                                     keypoint_agreement, last_stack,
+                                     quantize_int8, reference_heatmaps)
+from hourglass_plugin.deploy.quantization import output_node_names
+
+INPUT_SIZE = (128, 128)
+K = 16
+
+
+def exact_tol(ref: torch.Tensor) -> float:
+    """1e-4 for heatmaps in [0, 1] (trained models); relative to the peak
+    for the random-init test model, whose heatmaps reach ~1e3."""
+    return 1e-4 * max(1.0, float(ref.abs().max()))
+
+
+def test_onnx_fp32_equals_eager_on_real_crops(sample_model, sample_onnx,
+                                              real_crops):
+    runner = OrtHeatmapRunner(sample_onnx, threads=2)
+    for name, crops in real_crops.items():
+        ref = reference_heatmaps(sample_model, crops)
+        out = runner(crops)
+        assert out.shape == (len(crops), K, 32, 32), name
+        assert out.dtype == torch.float32
+        assert (out - ref).abs().max() <= exact_tol(ref), name
+        agreement = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)
+        assert agreement['share'] == 1.0, (name, agreement)
+        assert agreement['joints'] == len(crops) * K
+
+
+def test_onnx_dynamic_batch_axis(sample_model, sample_onnx, real_crops):
+    runner = OrtHeatmapRunner(sample_onnx, threads=2)
+    crops = real_crops['mpii'][:3]
+    batch3 = runner(crops)
+    singles = torch.cat([runner(crop[None]) for crop in crops])
+    assert batch3.shape[0] == 3 and singles.shape[0] == 3
+    ref = reference_heatmaps(sample_model, crops)
+    assert (batch3 - singles).abs().max() <= exact_tol(ref)
+    assert (batch3 - ref).abs().max() <= exact_tol(ref)
+
+
+@pytest.mark.parametrize('backend', ['eager', 'channels_last'])
+def test_exact_torch_paths(sample_model, real_crops, backend):
+    crops = real_crops['coco_gt']
+    ref = reference_heatmaps(sample_model, crops)
+    out = build_heatmap_runner(sample_model, backend)(crops)
+    assert (out - ref).abs().max() <= exact_tol(ref)
+
+
+def test_int8_static_quantises_and_reports_agreement(sample_model,
+                                                     sample_onnx, real_crops,
+                                                     crop_sources, tmp_path):
+    calib = dataset_crops(sample_model, crop_sources['coco_det'], flip=True)
+    int8_file = quantize_int8(sample_onnx, str(tmp_path / 'int8.onnx'), calib)
+    graph = onnx.load(int8_file).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count('QuantizeLinear') > 10 and 'DequantizeLinear' in ops
+    # the heatmap-writing conv stays fp32: no QDQ pair right before the output
+    (last, ) = output_node_names(int8_file)
+    assert next(n for n in graph.node if n.name == last).op_type == 'Conv'
+
+    runner = OrtHeatmapRunner(int8_file, threads=2)
+    for name, crops in real_crops.items():
+        ref = reference_heatmaps(sample_model, crops)
+        out = runner(crops)
+        assert out.shape == ref.shape
+        agreement = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)
+        assert 0.0 <= agreement['share'] <= 1.0
+        assert agreement['joints'] == len(crops) * K
+        # quantisation really changed the numbers
+        assert agreement['max_abs_diff'] > exact_tol(ref)
+
+
+def test_int8_dynamic_runs(sample_model, sample_onnx, real_crops, tmp_path):
+    int8_file = quantize_int8(
+        sample_onnx, str(tmp_path / 'dyn.onnx'), mode='dynamic')
+    crops = real_crops['mpii']
+    out = OrtHeatmapRunner(int8_file, threads=2)(crops)
+    ref = reference_heatmaps(sample_model, crops)
+    share = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)['share']
+    assert 0.0 <= share <= 1.0
+
+
+def test_bf16_autocast_runs_in_reduced_precision(sample_model, real_crops):
+    crops = real_crops['mpii']
+    ref = reference_heatmaps(sample_model, crops)
+    out = TorchHeatmapRunner(sample_model, precision='bf16')(crops)
+    assert out.dtype == torch.float32 and out.shape == ref.shape
+    agreement = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)
+    assert 0.0 <= agreement['share'] <= 1.0
+    assert agreement['max_abs_diff'] > exact_tol(ref)
+
+
+def test_agreement_counts_joints_within_one_heatmap_pixel(sample_model):
+    # one peak per joint, moved by 0 px (8 joints) or 3 px (8 joints)
+    ref = torch.zeros(1, K, 32, 32)
+    test = torch.zeros(1, K, 32, 32)
+    for k in range(K):
+        ref[0, k, 10, 10] = 1.0
+        test[0, k, 10, 10 + (3 if k % 2 else 0)] = 1.0
+    agreement = keypoint_agreement(sample_model, ref, test, INPUT_SIZE)
+    assert agreement['share'] == 0.5
+    assert np.isclose(agreement['max_px'], 3.0)
+
+
+def test_bad_inputs_raise(sample_model, sample_onnx, tmp_path):
+    runner = OrtHeatmapRunner(sample_onnx, threads=1)
+    with pytest.raises(ValueError, match='128'):
+        runner(torch.zeros(1, 3, 64, 64))
+    with pytest.raises(FileNotFoundError):
+        OrtHeatmapRunner(str(tmp_path / 'missing.onnx'))
+    with pytest.raises(ValueError, match='unknown backend'):
+        build_heatmap_runner(sample_model, 'tensorrt')
+    with pytest.raises(ValueError, match='calib_crops'):
+        quantize_int8(sample_onnx, str(tmp_path / 'q.onnx'), None)
+    with pytest.raises(ValueError, match='fp16'):
+        TorchHeatmapRunner(sample_model, precision='fp16')
+    with pytest.raises(TypeError, match='heatmaps'):
+        last_stack((torch.zeros(2, 16), ))
+    with pytest.raises(ValueError, match='same non-empty shape'):
+        keypoint_agreement(sample_model, torch.zeros(1, K, 32, 32),
+                           torch.zeros(1, K, 16, 16), INPUT_SIZE)

@@ -1,0 +1,86 @@
+"""NewellHourglassNet: Newell et al. 2016's stacked hourglass."""
+import pytest
+import torch
+from torch import nn
+
+from hourglass_plugin.models import NewellHourglassNet
+from hourglass_plugin.models.backbones.newell_hourglass import (
+    NewellHourglassModule, PreActBottleneck)
+
+# few channels, 2 levels: the same code paths, fast on CPU
+SMALL = dict(num_keypoints=16, feat_channels=32, depth=2)
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_eight_stack_parameter_count():
+    model = NewellHourglassNet(num_stacks=8)
+    total = n_params(model)
+    assert total == 25_373_632
+    assert abs(total - 25.1e6) / 25.1e6 < 0.02  # the paper's network
+    # per stack: hourglass 13 residuals + residual + lin + 1x1 prediction
+    residual = n_params(PreActBottleneck(256, 256, dict(type='BN')))
+    hourglass = n_params(NewellHourglassModule(4, 256, dict(type='BN')))
+    assert hourglass == 13 * residual
+
+
+def test_shapes_and_one_heatmap_set_per_stack():
+    model = NewellHourglassNet(num_stacks=3, **SMALL)
+    heatmaps = model(torch.randn(2, 3, 64, 64))  # sides: multiples of 16
+    assert len(heatmaps) == 3
+    assert all(h.shape == (2, 16, 16, 16) for h in heatmaps)
+
+
+def test_stack_input_adds_remapped_features_and_predictions():
+    """Sec. 3.4: stack s+1 sees stack s's features and predictions."""
+    torch.manual_seed(0)
+    model = NewellHourglassNet(num_stacks=2, **SMALL)
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x)
+        model.prediction_remaps[0].weight.add_(0.5)
+        after = model(x)
+    assert torch.equal(before[0], after[0])
+    assert not torch.allclose(before[1], after[1])
+
+    # ...and the remapped predictions are exactly stack 0's heatmaps
+    seen = {}
+    model.prediction_remaps[0].register_forward_hook(
+        lambda m, inputs, out: seen.update(pred=inputs[0]))
+    with torch.no_grad():
+        heatmaps = model(x)
+    assert torch.equal(seen['pred'], heatmaps[0])
+
+
+def test_every_parameter_gets_a_gradient():
+    model = NewellHourglassNet(num_stacks=2, **SMALL)
+    sum(h.square().mean() for h in model(torch.randn(1, 3, 64, 64))).backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+
+
+def test_residual_is_pre_activation_bottleneck():
+    block = PreActBottleneck(128, 256, dict(type='BN'))
+    assert block.conv1.order == ('norm', 'act', 'conv')
+    assert (block.conv1.conv.in_channels, block.conv1.conv.out_channels,
+            block.conv2.conv.kernel_size, block.conv3.conv.out_channels) == (
+                128, 128, (3, 3), 256)
+    assert block.conv1.norm.num_features == 128  # norm before the conv
+    assert isinstance(block.skip, nn.Conv2d)
+    assert isinstance(PreActBottleneck(256, 256, dict(type='BN')).skip,
+                      nn.Identity)
+
+
+def test_bad_inputs_and_arguments_are_rejected():
+    model = NewellHourglassNet(num_stacks=1, **SMALL)  # multiples of 16
+    with pytest.raises(ValueError, match='multiples of its total '
+                       'down-sampling 16'):
+        model(torch.zeros(1, 3, 24, 32))
+    with pytest.raises(ValueError, match='3-channel images; got 4'):
+        model(torch.zeros(1, 4, 32, 32))
+    with pytest.raises(ValueError, match='num_stacks'):
+        NewellHourglassNet(num_stacks=0)
+    with pytest.raises(ValueError, match='depth'):
+        NewellHourglassNet(depth=0)
