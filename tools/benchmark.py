@@ -558,12 +558,12 @@ def main(argv=None) -> List[dict]:
         print(f'[benchmark] {spec["source"]} {spec["name"]}: preparing '
               f'({", ".join(spec["variants"])})', file=sys.stderr)
         prep = run_worker(
-            dict(common, spec, kind='prepare',
+            dict(common, **spec, kind='prepare',
                  agreement=not args.no_agreement), args.threads)
         for variant in spec['variants']:
             print(f'[benchmark] {spec["name"]} / {variant}', file=sys.stderr)
             job = dict(
-                common, spec, kind='measure', variant=variant,
+                common, **spec, kind='measure', variant=variant,
                 input_size=prep['input_size'], weights=prep['weights'],
                 onnx_file=prep['onnx'].get(variant),
                 reference=None if variant == 'eager' else

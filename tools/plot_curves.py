@@ -5,7 +5,9 @@
 Reads the newest ``WORK_DIR/<timestamp>/vis_data/scalars.json`` that mmengine's
 ``LocalVisBackend`` writes (one json object per logged step: training lines
 hold ``loss``, validation lines ``PCK``/``PCK@0.1``), prints the loss averaged
-per epoch beside the PCKh of each validation, and saves a two-panel PNG.
+of each validated epoch (and the first) beside its PCKh, and saves a
+two-panel PNG. Logged losses are mmengine's window means
+(``log_processor.window_size``; 1 in the sample config, i.e. raw values).
 """
 import argparse
 import glob
@@ -61,6 +63,8 @@ def main(argv=None) -> None:
     print(f'{"epoch":>5} {"loss":>10} {"PCKh@0.5":>9} {"PCKh@0.1":>9}')
     for epoch, loss in losses.items():
         r = pck.get(epoch)
+        if r is None and epoch != min(losses):
+            continue  # one row per validation, plus the first epoch
         extra = (f' {r["PCK"]:9.2f} {r["PCK@0.1"]:9.2f}' if r else '')
         print(f'{epoch:5d} {loss:10.6f}{extra}')
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))

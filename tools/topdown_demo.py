@@ -221,7 +221,7 @@ def run_video(args: Namespace, inferencer: HourglassTopdownInferencer,
         cv2.VideoWriter_fourcc(*'mp4v'), video.fps, out_size)
     frames = []
     try:
-        for frame in track_iter_progress(video):
+        for frame in track_iter_progress((video, len(video))):
             result = inferencer(frame, bboxes=args.bboxes)
             drawing = mmcv.rgb2bgr(
                 draw_result(visualizer, result, args.draw_heatmap,

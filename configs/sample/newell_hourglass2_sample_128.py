@@ -45,5 +45,6 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=150, milestones=[120], gamma=0.2,
          by_epoch=True)
 ]
+log_processor = dict(window_size=1)  # log raw per-iteration losses
 default_hooks = dict(
     logger=dict(interval=1), checkpoint=dict(interval=50, max_keep_ckpts=1))

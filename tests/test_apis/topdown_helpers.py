@@ -89,3 +89,27 @@ def fix_rtmdet_head(detector) -> None:
         for conv in head.rtm_reg:
             conv.weight.zero_()
             conv.bias.fill_(2.0)
+
+
+def assert_keypoints_in_crop(bbox, keypoints, scores, input_size,
+                             heatmap_size, tol: float = 1e-3) -> None:
+    """Every keypoint lies in the image region its box's crop covers.
+
+    mmpose's heatmap decoder puts a joint whose heatmap maximum is <= 0
+    (possible with random weights) at heatmap pixel (-1, -1); such joints
+    must be exactly there instead. Fails when most joints are such, so the
+    region test is not vacuous.
+    """
+    keypoints = np.asarray(keypoints, np.float64)
+    scores = np.asarray(scores)
+    x0, y0, x1, y1 = crop_region(bbox, input_size)
+    inside = ((keypoints[:, 0] >= x0 - tol) & (keypoints[:, 0] <= x1 + tol)
+              & (keypoints[:, 1] >= y0 - tol) & (keypoints[:, 1] <= y1 + tol))
+    no_max = scores <= 0
+    assert np.all(inside | no_max), (bbox, keypoints[~inside])
+    stride = input_size[0] / heatmap_size[0]
+    sentinel = input_to_image((-stride, -stride), bbox, input_size)
+    np.testing.assert_allclose(
+        keypoints[no_max], np.broadcast_to(sentinel, keypoints[no_max].shape),
+        atol=1e-2)
+    assert no_max.mean() < 0.5

@@ -79,13 +79,19 @@ def test_plain_ddp_trains_ours(tmp_path):
     assert outcomes == ['ok', 'ok'], '\n'.join(outcomes)
 
 
-def test_plain_ddp_fails_with_mmpose_hourglassnet(tmp_path):
+def test_plain_ddp_fails_with_mmpose_hourglassnet(tmp_path, monkeypatch):
     """The failure our backbone removes (mmpose's HourglassNet, 1 stack)."""
+    monkeypatch.setenv('TORCH_DISTRIBUTED_DEBUG', 'INFO')  # name parameters
     cfg = model_cfg('HourglassNet')
     cfg['backbone']['num_stacks'] = 1
     outcomes = run_ddp(cfg, tmp_path)
     for outcome in outcomes:
         assert 'Expected to have finished reduction in the prior ' \
             'iteration' in outcome, outcome
-        assert 'backbone.inters.0' in outcome or 'parameter indices' in \
-            outcome, outcome
+        unused = outcome.split('did not receive grad for rank')[1]
+        unused = unused.split('\n')[1]  # the parameter names
+        assert set(unused.split(', ')) == {
+            f'backbone.inters.0.{name}'
+            for name in ('conv1.weight', 'bn1.weight', 'bn1.bias',
+                         'conv2.weight', 'bn2.weight', 'bn2.bias')
+        }, outcome

@@ -1,0 +1,231 @@
+"""tools/topdown_demo.py end to end: real COCO images with real detector
+boxes, an mmdet detector built from its config, given boxes, a video, and
+bad input (clear errors, no stack traces)."""
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import cv2
+import mmcv
+import numpy as np
+import pytest
+import torch
+from topdown_helpers import assert_keypoints_in_crop, kept_person_boxes
+
+IMAGE_IDS = (785, 40083, 196141, 197388)
+INPUT_SIZE, HEATMAP_SIZE = (128, 128), (32, 32)  # the sample pose config
+PERSON_KEYS = {
+    'bbox', 'bbox_score', 'keypoints', 'keypoint_scores', 'keypoint_names'
+}
+
+
+@pytest.fixture(scope='module')
+def demo(repo_root):
+    """tools/topdown_demo.py as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        'topdown_demo', repo_root / 'tools' / 'topdown_demo.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def pose_args(pose_config, pose_checkpoint):
+    return ['--pose-config', pose_config, '--pose-checkpoint', pose_checkpoint]
+
+
+def read_people(path: Path) -> list:
+    people = json.loads(path.read_text())
+    assert isinstance(people, list)
+    for person in people:
+        assert set(person) == PERSON_KEYS
+        assert len(person['bbox']) == 4
+        assert np.shape(person['keypoints']) == (16, 2)
+        assert len(person['keypoint_scores']) == 16
+        assert person['keypoint_names'][0] == 'right_ankle'
+        assert_keypoints_in_crop(person['bbox'], person['keypoints'],
+                                 person['keypoint_scores'], INPUT_SIZE,
+                                 HEATMAP_SIZE)
+    return people
+
+
+def test_coco_images_with_detection_file(demo, pose_args, coco_dir, det_file,
+                                         tmp_path):
+    """4 images, det file, --bbox-thr 0.3 (NMS 0.3 by default): one PNG and
+    one JSON per image, one entry per box kept by score >= 0.3 on COCO
+    person records (category 1) and NMS, poses inside their crops."""
+    out = tmp_path / 'out'
+    demo.main([
+        str(coco_dir), *pose_args, '--det-json',
+        str(det_file), '--bbox-thr', '0.3', '--out-dir',
+        str(out)
+    ])
+    stems = [f'{i:012d}' for i in IMAGE_IDS]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f'{s}.png' for s in stems] + [f'{s}.json' for s in stems])
+    for image_id, stem in zip(IMAGE_IDS, stems):
+        people = read_people(out / f'{stem}.json')
+        expected = kept_person_boxes(det_file, image_id, 0.3, 0.3)
+        assert len(people) == len(expected) > 0
+        np.testing.assert_allclose(
+            sorted(p['bbox'] for p in people), sorted(expected.tolist()),
+            rtol=1e-6)
+        assert all(p['bbox_score'] >= 0.3 for p in people)
+        image = mmcv.imread(coco_dir / f'{stem}.jpg')
+        drawing = mmcv.imread(out / f'{stem}.png')
+        assert drawing.shape == image.shape
+        assert np.any(drawing != image)  # skeletons and boxes drawn
+
+
+def test_detection_file_with_annotation_file(demo, pose_args, coco_dir,
+                                             det_file, tmp_path):
+    """Image ids from test_coco.json's `images` instead of the file stem."""
+    out = tmp_path / 'out'
+    demo.main([
+        str(coco_dir / '000000040083.jpg'), *pose_args, '--det-json',
+        str(det_file), '--det-ann-file',
+        str(coco_dir / 'test_coco.json'), '--out-dir',
+        str(out)
+    ])
+    people = read_people(out / '000000040083.json')
+    assert len(people) == len(kept_person_boxes(det_file, 40083, 0.3, 0.3))
+
+
+def test_mmdet_detector_from_config_end_to_end(demo, pose_args, det_config,
+                                               coco_dir, tmp_path):
+    """The real RTMDet-nano person detector built from configs/mmdet/ with
+    random weights: the command runs through, however many boxes it keeps
+    (with random weights usually none)."""
+    torch.manual_seed(0)
+    out = tmp_path / 'out'
+    demo.main([
+        str(coco_dir / '000000196141.jpg'), *pose_args, '--det-config',
+        det_config, '--bbox-thr', '0.3', '--out-dir',
+        str(out)
+    ])
+    people = read_people(out / '000000196141.json')
+    assert all(p['bbox_score'] >= 0.3 for p in people)
+    assert mmcv.imread(out / '000000196141.png').shape == (429, 640, 3)
+
+
+def test_zero_detections_give_empty_json_and_plain_image(
+        demo, pose_args, coco_dir, det_file, tmp_path):
+    image_dir = tmp_path / 'images'
+    image_dir.mkdir()
+    # an image the detection file has no record for (id 1)
+    shutil.copy(coco_dir / '000000000785.jpg', image_dir / '000000000001.jpg')
+    out = tmp_path / 'out'
+    demo.main([
+        str(image_dir), *pose_args, '--det-json',
+        str(det_file), '--out-dir',
+        str(out)
+    ])
+    assert json.loads((out / '000000000001.json').read_text()) == []
+    np.testing.assert_array_equal(
+        mmcv.imread(out / '000000000001.png'),
+        mmcv.imread(image_dir / '000000000001.jpg', backend='pillow'))
+    # whole-image fallback only when asked for
+    demo.main([
+        str(image_dir), *pose_args, '--det-json',
+        str(det_file), '--whole-image-fallback', '--out-dir',
+        str(out)
+    ])
+    people = read_people(out / '000000000001.json')
+    assert [p['bbox'] for p in people] == [[0, 0, 640, 425]]
+
+
+def test_given_boxes_and_heatmaps(demo, pose_args, coco_dir, tmp_path):
+    image = str(coco_dir / '000000040083.jpg')  # 500x333
+    out = tmp_path / 'out'
+    demo.main([
+        image, *pose_args, '--bboxes', '10,10,200,300;-50,20,100,400',
+        '--draw-heatmap', '--out-dir',
+        str(out)
+    ])
+    people = read_people(out / '000000040083.json')
+    assert [p['bbox'] for p in people] == [[10, 10, 200, 300],
+                                           [-50, 20, 100, 400]]
+    assert [p['bbox_score'] for p in people] == [1.0, 1.0]
+    # heatmaps drawn below the image
+    assert mmcv.imread(out / '000000040083.png').shape == (666, 500, 3)
+    # the same boxes from a JSON file
+    (tmp_path / 'boxes.json').write_text('[[10, 10, 200, 300]]')
+    demo.main([
+        image, *pose_args, '--bboxes',
+        str(tmp_path / 'boxes.json'), '--out-dir',
+        str(out)
+    ])
+    assert len(read_people(out / '000000040083.json')) == 1
+
+
+def test_video(demo, pose_args, coco_dir, tmp_path):
+    """A 3-frame video: <stem>.mp4 with the drawn frames and <stem>.json
+    with one person list per frame."""
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(
+        str(video), cv2.VideoWriter_fourcc(*'mp4v'), 5, (320, 240))
+    for image_id in IMAGE_IDS[:3]:
+        frame = mmcv.imread(coco_dir / f'{image_id:012d}.jpg')
+        writer.write(cv2.resize(frame, (320, 240)))
+    writer.release()
+    out = tmp_path / 'out'
+    demo.main([
+        str(video), *pose_args, '--bboxes', '20,20,150,230', '--out-dir',
+        str(out)
+    ])
+    frames = json.loads((out / 'clip.json').read_text())
+    assert len(frames) == 3
+    for people in frames:
+        assert len(people) == 1
+        assert people[0]['bbox'] == [20, 20, 150, 230]
+        assert_keypoints_in_crop(people[0]['bbox'], people[0]['keypoints'],
+                                 people[0]['keypoint_scores'], INPUT_SIZE,
+                                 HEATMAP_SIZE)
+    drawn = mmcv.VideoReader(str(out / 'clip.mp4'))
+    assert len(drawn) == 3 and (drawn.width, drawn.height) == (320, 240)
+
+
+@pytest.mark.parametrize('extra,message', [
+    (['--bboxes', '100,100,100,200'],
+     '000000040083.jpg: box 0 .* zero or negative area'),
+    (['--bboxes', '600,10,700,100'], 'box 0 .* outside the 500x333 image'),
+])
+def test_unusable_boxes_end_with_a_clear_error(demo, pose_args, coco_dir,
+                                               tmp_path, capsys, extra,
+                                               message):
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([
+            str(coco_dir / '000000040083.jpg'), *pose_args, *extra,
+            '--out-dir',
+            str(tmp_path)
+        ])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith('error: ')
+    assert re.search(message, err)
+    assert 'Traceback' not in err
+
+
+def test_bad_options_and_inputs(demo, pose_args, coco_dir, det_file,
+                                tmp_path, capsys):
+    # not boxes: argparse error (exit 2)
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([
+            str(coco_dir), *pose_args, '--bboxes', '1,2,3', '--out-dir',
+            str(tmp_path)
+        ])
+    assert exit_info.value.code == 2
+    assert 'every box needs 4 numbers' in capsys.readouterr().err
+    # a missing input and a file whose name holds no COCO id: exit 1
+    for args, message in [
+        ([str(tmp_path / 'missing')], 'does not exist'),
+        ([str(tmp_path / 'frame.png'), '--det-json',
+          str(det_file)], 'frame.png: cannot read a COCO image id'),
+    ]:
+        mmcv.imwrite(np.zeros((8, 8, 3), np.uint8), tmp_path / 'frame.png')
+        with pytest.raises(SystemExit) as exit_info:
+            demo.main([*args, *pose_args, '--out-dir', str(tmp_path / 'o')])
+        assert exit_info.value.code == 1
+        assert message in capsys.readouterr().err
