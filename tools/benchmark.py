@@ -386,7 +386,8 @@ def run_worker(job: dict, threads: int) -> dict:
     """Run ``job`` in a fresh Python process with pinned threads.
 
     Raises:
-        RuntimeError: If the worker fails (its stderr was shown).
+        RuntimeError: If the worker fails (its output is then printed to
+            stderr).
     """
     env = dict(os.environ, OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
@@ -396,8 +397,10 @@ def run_worker(job: dict, threads: int) -> dict:
             json.dump(dict(job, out=out_file), f)
         proc = subprocess.run(
             [sys.executable, osp.abspath(__file__), '--worker', job_file],
-            env=env, stdout=sys.stderr)
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
         if proc.returncode != 0 or not osp.isfile(out_file):
+            print(proc.stdout, file=sys.stderr)
             raise RuntimeError(f'benchmark worker failed ({job["kind"]} '
                                f'{job["name"]} {job.get("variant", "")}), '
                                f'exit code {proc.returncode}')

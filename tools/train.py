@@ -56,10 +56,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply command-line options to ``cfg`` (as mmpose's train.py does).
 
+    ``--cfg-options`` is merged first, so the dedicated flags win and e.g.
+    ``--no-validate`` can follow options that set the val data root.
+
     Raises:
         RuntimeError: ``--amp`` without a CUDA GPU (mmengine's
             ``AmpOptimWrapper`` needs one).
     """
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -92,8 +97,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     if args.tensorboard:
         cfg.visualizer.vis_backends = [
             *cfg.visualizer.vis_backends, dict(type='TensorboardVisBackend')]
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
     return cfg
 
 

@@ -7,8 +7,12 @@ inter-stack block never receives a gradient at one stack, makes DDP raise at
 the start of the second step; ours trains.
 """
 import copy
+import re
 import traceback
 from pathlib import Path
+from typing import Dict, List
+
+import pytest
 
 import torch
 import torch.distributed as dist
@@ -28,69 +32,85 @@ def model_cfg(backbone_type: str) -> dict:
     return cfg
 
 
-def train_two_steps(rank: int, init_file: str, cfg: dict,
+def train_two_steps(rank: int, init_file: str, cfgs: Dict[str, dict],
                     result_dir: str) -> None:
-    """Worker: two DDP training steps; writes 'ok' or the traceback."""
+    """Worker: two DDP training steps of each model in ``cfgs``; writes,
+    per model, 'ok' and a checksum of the trained weights, or the
+    traceback."""
     torch.set_num_threads(1)
     dist.init_process_group(
         'gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
-    try:
-        import hourglass_plugin  # noqa: F401
-        from mmengine.registry import init_default_scope
-        from mmpose.registry import MODELS
+    import hourglass_plugin  # noqa: F401
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
 
-        from mpii_samples import mpii_batch
-        init_default_scope('mmpose')
-        torch.manual_seed(0)
-        model = MODELS.build(cfg)
-        ddp = DistributedDataParallel(
-            model, device_ids=None, find_unused_parameters=False)
-        optimizer = torch.optim.SGD(ddp.parameters(), lr=1e-3)
-        # two people per rank: batch norm at the 1x1 level needs 2 values
-        people = [2 * rank, 2 * rank + 1]
-        batch = model.data_preprocessor(
-            mpii_batch(people, INPUT_SIZE, with_target=True), training=True)
-        for _ in range(2):
-            losses = ddp(**batch, mode='loss')
-            loss, _ = model.parse_losses(losses)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        outcome = 'ok'
-    except Exception:  # reported to the test process
-        outcome = traceback.format_exc()
-    finally:
-        dist.destroy_process_group()
-    Path(result_dir, f'rank{rank}.txt').write_text(outcome)
-
-
-def run_ddp(cfg: dict, tmp_path: Path) -> list:
-    """Run both workers; return their outcomes."""
-    mp.spawn(
-        train_two_steps,
-        args=(str(tmp_path / 'init'), cfg, str(tmp_path)),
-        nprocs=2,
-        join=True)
-    return [(tmp_path / f'rank{r}.txt').read_text() for r in range(2)]
+    from mpii_samples import mpii_batch
+    init_default_scope('mmpose')
+    for name, cfg in cfgs.items():
+        try:
+            torch.manual_seed(0)
+            model = MODELS.build(cfg)
+            ddp = DistributedDataParallel(
+                model, device_ids=None, find_unused_parameters=False)
+            optimizer = torch.optim.SGD(ddp.parameters(), lr=1e-3)
+            # two people per rank: batch norm at the 1x1 level needs 2 values
+            people = [2 * rank, 2 * rank + 1]
+            batch = model.data_preprocessor(
+                mpii_batch(people, INPUT_SIZE, with_target=True),
+                training=True)
+            for _ in range(2):
+                losses = ddp(**batch, mode='loss')
+                loss, _ = model.parse_losses(losses)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            checksum = sum(p.double().sum() for p in model.parameters())
+            outcome = f'ok {float(loss):.6g} {float(checksum):.12g}'
+        except Exception:  # reported to the test process
+            outcome = traceback.format_exc()
+        Path(result_dir, f'{name}_rank{rank}.txt').write_text(outcome)
+    dist.destroy_process_group()
 
 
-def test_plain_ddp_trains_ours(tmp_path):
-    outcomes = run_ddp(model_cfg('CornerHourglassNet'), tmp_path)
-    assert outcomes == ['ok', 'ok'], '\n'.join(outcomes)
+@pytest.fixture(scope='module')
+def outcomes(tmp_path_factory) -> Dict[str, List[str]]:
+    """Per model ('ours', 'mmpose'), the outcome text of rank 0 and 1."""
+    result_dir = tmp_path_factory.mktemp('ddp')
+    cfgs = dict(ours=model_cfg('CornerHourglassNet'), mmpose=model_cfg(
+        'HourglassNet'))
+    cfgs['mmpose']['backbone']['num_stacks'] = 1
+    with pytest.MonkeyPatch.context() as patch:
+        # DDP then names the parameters without gradient
+        patch.setenv('TORCH_DISTRIBUTED_DEBUG', 'INFO')
+        mp.spawn(
+            train_two_steps,
+            args=(str(result_dir / 'init'), cfgs, str(result_dir)),
+            nprocs=2,
+            join=True)
+    return {
+        name: [(result_dir / f'{name}_rank{r}.txt').read_text()
+               for r in range(2)]
+        for name in cfgs
+    }
 
 
-def test_plain_ddp_fails_with_mmpose_hourglassnet(tmp_path, monkeypatch):
+def test_plain_ddp_trains_ours(outcomes):
+    rank0, rank1 = outcomes['ours']
+    assert rank0.startswith('ok') and rank1.startswith('ok'), rank0 + rank1
+    # gradients were averaged: both ranks hold the same trained weights
+    assert rank0.split()[2] == rank1.split()[2]
+
+
+def test_plain_ddp_fails_with_mmpose_hourglassnet(outcomes):
     """The failure our backbone removes (mmpose's HourglassNet, 1 stack)."""
-    monkeypatch.setenv('TORCH_DISTRIBUTED_DEBUG', 'INFO')  # name parameters
-    cfg = model_cfg('HourglassNet')
-    cfg['backbone']['num_stacks'] = 1
-    outcomes = run_ddp(cfg, tmp_path)
-    for outcome in outcomes:
+    for outcome in outcomes['mmpose']:
         assert 'Expected to have finished reduction in the prior ' \
             'iteration' in outcome, outcome
-        unused = outcome.split('did not receive grad for rank')[1]
-        unused = unused.split('\n')[1]  # the parameter names
-        assert set(unused.split(', ')) == {
+        unused = re.search(
+            r'Parameters which did not receive grad for rank \d: (.*)',
+            outcome)
+        assert unused, outcome
+        assert set(unused.group(1).strip().split(', ')) == {
             f'backbone.inters.0.{name}'
             for name in ('conv1.weight', 'bn1.weight', 'bn1.bias',
                          'conv2.weight', 'bn2.weight', 'bn2.bias')
