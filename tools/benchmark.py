@@ -4,6 +4,7 @@
         [--checkpoints CKPT|none ...] [--variants eager onnx int8 bf16]
         [--mmpose-variants eager] [--device cpu|cuda] [--threads N]
         [--batch-sizes 1 32] [--repeats 10] [--repeats-large 3] [--warmup 2]
+        [--gemm-size 4096]
         [--data-root DIR] [--eval-batch-size 8] [--no-agreement]
         [--work-dir work_dirs/benchmark]
         [--out-json F.json] [--out-md F.md] [--out-png F.png]
@@ -22,7 +23,8 @@ channels_last, compile, onnx (ONNX Runtime fp32), int8 (ONNX Runtime, static
 QDQ calibrated on real crops), int8-dynamic, bf16, fp16 (CUDA).
 
 Measured per model and variant, each in a FRESH subprocess (so memory figures
-do not mix):
+do not mix; exporting, quantising and the reference heatmaps are done before,
+in the main process):
 
 * ``params``, ``macs``: mmengine's ``get_model_complexity_info`` (one
   multiply-add = 1 MAC; mmpose calls this figure "FLOPs") at batch 1.
@@ -33,7 +35,8 @@ do not mix):
   intra-op threads are both ``--threads``; CUDA timings synchronise.
 * ``gflops_b1`` = 2 * MACs / latency, and ``gemm_fraction_b1`` = that over
   ``gemm_peak_gflops``, the machine's median fp32 ``torch.mm`` throughput on
-  4096 x 4096 matrices with the same threads (measured once per run).
+  4096 x 4096 matrices (``--gemm-size``) with the same threads (measured
+  once per run, before the models).
 * ``peak_mem_mb``: CPU: the process's peak resident memory (Linux VmHWM,
   reset after the model is loaded) during the timed runs, minus its resident
   memory after imports and before loading the model: weights + activations +
@@ -106,6 +109,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='timed runs at batch sizes >= 8')
     parser.add_argument('--warmup', type=int, default=2,
                         help='untimed runs first (1 at batch sizes >= 8)')
+    parser.add_argument('--gemm-size', type=int, default=4096,
+                        help='matrix side of the fp32 GEMM peak measurement')
     parser.add_argument('--data-root', help='dataset root for PCKh')
     parser.add_argument('--eval-batch-size', type=int, default=8)
     parser.add_argument('--no-agreement', action='store_true',
@@ -274,10 +279,11 @@ def evaluate_pckh(estimator, config_file: str, data_root: str,
 
 
 # ----------------------------------------------------------------- workers
-def worker_prepare(job: dict) -> dict:
-    """Per model: params, MACs, agreement crops + eager reference heatmaps,
-    and the ONNX files its variants need. Without a checkpoint the random
-    initial weights are saved, so that every worker runs the same network."""
+def prepare_model(job: dict) -> dict:
+    """Per model, in the main process: params, MACs, agreement crops + eager
+    reference heatmaps, and the ONNX files its variants need. Without a
+    checkpoint the random initial weights are saved, so that every worker
+    runs the same network."""
     from mmengine.analysis import get_model_complexity_info
 
     from hourglass_plugin.deploy import (LastStackHeatmaps, dataset_crops,
@@ -401,26 +407,24 @@ def run_worker(job: dict, threads: int) -> dict:
             text=True)
         if proc.returncode != 0 or not osp.isfile(out_file):
             print(proc.stdout, file=sys.stderr)
-            raise RuntimeError(f'benchmark worker failed ({job["kind"]} '
-                               f'{job["name"]} {job.get("variant", "")}), '
-                               f'exit code {proc.returncode}')
+            raise RuntimeError(f'benchmark worker failed ({job["name"]} '
+                               f'{job["variant"]}), exit code '
+                               f'{proc.returncode}')
         with open(out_file) as f:
             return json.load(f)
 
 
 def worker_main(job_file: str) -> None:
-    """Entry point of a worker process."""
+    """Entry point of a measuring process."""
     with open(job_file) as f:
         job = json.load(f)
     torch.set_num_threads(job['threads'])
     torch.set_num_interop_threads(1)
     import hourglass_plugin  # noqa: F401  (registries, checkpoint types)
     import mmpose.apis  # noqa: F401  (import cost out of the memory figure)
-    if any(v in ONNX_VARIANTS for v in job.get('variants', [job.get(
-            'variant')])):
+    if job['variant'] in ONNX_VARIANTS:
         import onnxruntime  # noqa: F401
-    fn = worker_prepare if job['kind'] == 'prepare' else worker_measure
-    result = fn(job)
+    result = worker_measure(job)
     with open(job['out'], 'w') as f:
         json.dump(result, f)
 
@@ -460,8 +464,9 @@ def markdown(records: List[dict], meta: dict) -> str:
     lines = [
         f'Machine: {meta["cpu"]}, device `{meta["device"]}`, '
         f'{meta["threads"]} threads (torch {meta["torch"]}, onnxruntime '
-        f'{meta["onnxruntime"]}); fp32 GEMM peak (4096^3 `torch.mm`, '
-        f'median): **{meta["gemm_peak_gflops"]:.1f} GFLOP/s**; load average '
+        f'{meta["onnxruntime"]}); fp32 GEMM peak ({meta["gemm_size"]}^3 '
+        f'`torch.mm`, median): **{meta["gemm_peak_gflops"]:.1f} GFLOP/s**; '
+        'load average '
         f'(1 min) {meta["load_before"]:.2f} before, {meta["load_after"]:.2f} '
         'after.', '',
         '| model | source | variant | params (M) | GMACs | latency b1 (ms) '
@@ -553,20 +558,19 @@ def main(argv=None) -> List[dict]:
     load_before = os.getloadavg()[0]
     print(f'[benchmark] fp32 GEMM peak on {args.device}, {args.threads} '
           'threads ...', file=sys.stderr)
-    gemm = gemm_peak_gflops(args.device)
+    gemm = gemm_peak_gflops(args.device, args.gemm_size)
     common = dict(device=args.device, threads=args.threads,
                   work_dir=osp.abspath(args.work_dir))
     records = []
     for spec in specs:
         print(f'[benchmark] {spec["source"]} {spec["name"]}: preparing '
               f'({", ".join(spec["variants"])})', file=sys.stderr)
-        prep = run_worker(
-            dict(common, **spec, kind='prepare',
-                 agreement=not args.no_agreement), args.threads)
+        prep = prepare_model(
+            dict(common, **spec, agreement=not args.no_agreement))
         for variant in spec['variants']:
             print(f'[benchmark] {spec["name"]} / {variant}', file=sys.stderr)
             job = dict(
-                common, **spec, kind='measure', variant=variant,
+                common, **spec, variant=variant,
                 input_size=prep['input_size'], weights=prep['weights'],
                 onnx_file=prep['onnx'].get(variant),
                 reference=None if variant == 'eager' else
@@ -586,7 +590,8 @@ def main(argv=None) -> List[dict]:
     base = add_derived(records, gemm)
     meta = dict(cpu=cpu_name(), device=args.device, threads=args.threads,
                 torch=torch.__version__, onnxruntime=_ort_version(),
-                gemm_peak_gflops=gemm, load_before=load_before,
+                gemm_peak_gflops=gemm, gemm_size=args.gemm_size,
+                load_before=load_before,
                 load_after=os.getloadavg()[0])
     table = markdown(records, meta)
     ratios = ratio_lines(records, base)

@@ -22,6 +22,7 @@ says so.
 import argparse
 import os.path as osp
 import pickle
+import re
 import sys
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -31,6 +32,10 @@ from mmengine.registry import init_default_scope
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
+# registers our models and lets weights_only loads read mmengine's
+# checkpoint types (numpy arrays/scalars, HistoryBuffer)
+import hourglass_plugin  # noqa: E402, F401
+from mmpose.registry import MODELS  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(REPO_ROOT, 'configs', 'hourglass52_mpii_256.py')
 # buffers of mmengine's data preprocessor: rebuilt from the config
@@ -52,8 +57,10 @@ def load_source_state_dict(path: str,
             ``state_dict``, or of a bare state dict).
         trust_pickle (bool): Load with ``weights_only=False`` (runs arbitrary
             pickled code: only for files you trust). By default the file is
-            read with ``weights_only=True``; mmpose's published checkpoints
-            (tensors plus plain metadata) load that way.
+            read with ``weights_only=True``, which accepts tensors, plain
+            metadata and the numpy / mmengine types of Runner checkpoints
+            (allowed by ``hourglass_plugin.engine``): mmpose's published
+            and mmpose 1.x-trained checkpoints load that way.
 
     Returns:
         dict[str, Tensor]: The state dict (``module.`` prefixes of a
@@ -70,11 +77,12 @@ def load_source_state_dict(path: str,
         ckpt = torch.load(
             path, map_location='cpu', weights_only=not trust_pickle)
     except pickle.UnpicklingError as err:
+        refused = re.search(r'Unsupported global: GLOBAL (\S+)', str(err))
         raise ValueError(
-            f'{path}: cannot be read with torch.load(weights_only=True): it '
-            'stores Python objects besides tensors and plain metadata '
-            f'({str(err).splitlines()[0]}). If you trust the file, re-run '
-            'with --trust-pickle.') from err
+            f'{path}: torch.load(weights_only=True) refuses it: it stores '
+            'Python objects besides tensors and plain metadata ('
+            f'{refused.group(1) if refused else str(err).splitlines()[0]}).'
+            ' If you trust the file, re-run with --trust-pickle.') from err
     state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt,
                                                             Mapping) else None
     if not isinstance(state_dict, Mapping) or not all(
@@ -96,8 +104,6 @@ def expected_shapes(config: str) -> Dict[str, torch.Size]:
     Returns:
         dict[str, torch.Size]: State-dict key -> shape.
     """
-    import hourglass_plugin  # noqa: F401  (registers the models)
-    from mmpose.registry import MODELS
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     with torch.device('meta'):

@@ -52,10 +52,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Namespace:
     """Command-line options (see the module docstring)."""
     parser = ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('input', help='image file, folder of images or video')
-    parser.add_argument('--pose-config', required=True,
-                        help='mmpose top-down config')
-    parser.add_argument('--pose-checkpoint', required=True,
-                        help='pose checkpoint file')
+    parser.add_argument(
+        '--pose-config', required=True, help='mmpose top-down config')
+    parser.add_argument(
+        '--pose-checkpoint', required=True, help='pose checkpoint file')
     boxes = parser.add_mutually_exclusive_group()
     boxes.add_argument('--det-config', help='mmdet person-detector config')
     boxes.add_argument(
@@ -74,32 +74,50 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Namespace:
         '--det-ann-file',
         help='COCO annotation json whose "images" give the ids of the input '
         'files (default: id = integer file stem)')
-    parser.add_argument('--det-cat-id', type=int, default=0,
-                        help='class index of person in the detector output')
-    parser.add_argument('--det-json-cat-id', type=int, default=1,
-                        help='category_id of person records in --det-json')
-    parser.add_argument('--bbox-thr', type=float, default=0.3,
-                        help='keep detected boxes with score >= this')
-    parser.add_argument('--nms-thr', type=float, default=0.3,
-                        help='IoU threshold of box NMS (1 disables it)')
     parser.add_argument(
-        '--whole-image-fallback', action='store_true',
+        '--det-cat-id',
+        type=int,
+        default=0,
+        help='class index of person in the detector output')
+    parser.add_argument(
+        '--det-json-cat-id',
+        type=int,
+        default=1,
+        help='category_id of person records in --det-json')
+    parser.add_argument(
+        '--bbox-thr',
+        type=float,
+        default=0.3,
+        help='keep detected boxes with score >= this')
+    parser.add_argument(
+        '--nms-thr',
+        type=float,
+        default=0.3,
+        help='IoU threshold of box NMS (1 disables it)')
+    parser.add_argument(
+        '--whole-image-fallback',
+        action='store_true',
         help='use the whole image as the person box when no box is kept')
-    parser.add_argument('--kpt-thr', type=float, default=0.3,
-                        help='keypoints with a lower score are not drawn')
+    parser.add_argument(
+        '--kpt-thr',
+        type=float,
+        default=0.3,
+        help='keypoints with a lower score are not drawn')
     parser.add_argument(
         '--device', default='cuda:0' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--draw-heatmap', action='store_true',
-                        help='draw the predicted heatmaps below the image')
-    parser.add_argument('--no-draw-bbox', action='store_true',
-                        help='do not draw person boxes')
-    parser.add_argument('--radius', type=int, default=3,
-                        help='keypoint radius (pixels)')
-    parser.add_argument('--thickness', type=int, default=1,
-                        help='link thickness (pixels)')
-    parser.add_argument('--alpha', type=float, default=0.8,
-                        help='box transparency')
+    parser.add_argument(
+        '--draw-heatmap',
+        action='store_true',
+        help='draw the predicted heatmaps below the image')
+    parser.add_argument(
+        '--no-draw-bbox', action='store_true', help='do not draw person boxes')
+    parser.add_argument(
+        '--radius', type=int, default=3, help='keypoint radius (pixels)')
+    parser.add_argument(
+        '--thickness', type=int, default=1, help='link thickness (pixels)')
+    parser.add_argument(
+        '--alpha', type=float, default=0.8, help='box transparency')
     args = parser.parse_args(argv)
     if args.det_checkpoint and not args.det_config:
         parser.error('--det-checkpoint needs --det-config')
@@ -124,10 +142,9 @@ def parse_bboxes(value: str) -> np.ndarray:
             with open(value) as f:
                 boxes = np.array(json.load(f), dtype=np.float32)
         else:
-            boxes = np.array(
-                [[float(v) for v in box.split(',')]
-                 for box in value.split(';') if box.strip()],
-                dtype=np.float32)
+            boxes = np.array([[float(v) for v in box.split(',')]
+                              for box in value.split(';') if box.strip()],
+                             dtype=np.float32)
     except (ValueError, TypeError) as err:
         raise ValueError(f'--bboxes {value!r}: not a list of boxes '
                          f'[x1, y1, x2, y2]: {err}') from err
@@ -214,8 +231,7 @@ def run_video(args: Namespace, inferencer: HourglassTopdownInferencer,
     below when heatmaps are drawn, to keep the frame size constant.
     """
     video = mmcv.VideoReader(str(path))
-    out_size = (video.width,
-                video.height * (2 if args.draw_heatmap else 1))
+    out_size = (video.width, video.height * (2 if args.draw_heatmap else 1))
     writer = cv2.VideoWriter(
         osp.join(args.out_dir, f'{path.stem}.mp4'),
         cv2.VideoWriter_fourcc(*'mp4v'), video.fps, out_size)
@@ -256,9 +272,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                              'images by image id; use it for images only')
         mkdir_or_exist(args.out_dir)
         inferencer = build_inferencer(args)
-        visualizer = build_pose_visualizer(
-            inferencer.model.cfg, inferencer.dataset_meta, args.radius,
-            args.thickness, args.alpha)
+        visualizer = build_pose_visualizer(inferencer.model.cfg,
+                                           inferencer.dataset_meta,
+                                           args.radius, args.thickness,
+                                           args.alpha)
         if videos:
             run_video(args, inferencer, visualizer, videos[0])
         else:

@@ -325,9 +325,9 @@ def select_person_boxes(bboxes: np.ndarray, scores: np.ndarray,
     usable = np.array([p is None for p in problems], dtype=bool)
     if not usable.all():
         print_log(
-            f'{name}: dropped {int((~usable).sum())} unusable person boxes: '
-            + '; '.join(f'{bboxes[i].tolist()} {p}'
-                        for i, p in enumerate(problems) if p is not None),
+            f'{name}: dropped {int((~usable).sum())} unusable person boxes: ' +
+            '; '.join(f'{bboxes[i].tolist()} {p}'
+                      for i, p in enumerate(problems) if p is not None),
             logger='current',
             level=logging.WARNING)
         bboxes, scores = bboxes[usable], scores[usable]

@@ -207,15 +207,15 @@ class HourglassTopdownInferencer:
         """
         return inference_topdown(self.model, image, bboxes, bbox_format='xyxy')
 
-    def _person_boxes(self, image: np.ndarray, name: str,
-                      bboxes: Optional[Union[np.ndarray, Sequence]],
-                      bbox_scores: Optional[Union[np.ndarray, Sequence]],
-                      image_id: Optional[int]) -> Tuple[np.ndarray,
-                                                        np.ndarray]:
+    def _person_boxes(
+            self, image: np.ndarray, name: str,
+            bboxes: Optional[Union[np.ndarray, Sequence]],
+            bbox_scores: Optional[Union[np.ndarray, Sequence]],
+            image_id: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
         """The (N, 4) boxes and (N,) scores to estimate poses for."""
         height, width = image.shape[:2]
-        whole = (np.array([[0, 0, width, height]], np.float32),
-                 np.ones(1, np.float32))
+        whole = (np.array([[0, 0, width, height]],
+                          np.float32), np.ones(1, np.float32))
         if bboxes is not None:
             boxes = check_bboxes(bboxes, (height, width), name)
             if bbox_scores is None:
@@ -242,8 +242,8 @@ class HourglassTopdownInferencer:
         if not samples:
             num_keypoints = len(self.keypoint_names)
             empty = PoseDataSample(
-                metainfo=dict(img_shape=(height, width),
-                              ori_shape=(height, width)))
+                metainfo=dict(
+                    img_shape=(height, width), ori_shape=(height, width)))
             empty.pred_instances = InstanceData(
                 keypoints=np.zeros((0, num_keypoints, 2), np.float32),
                 keypoint_scores=np.zeros((0, num_keypoints), np.float32),

@@ -31,10 +31,11 @@ def test_det_file_matched_by_file_stem(det_file, coco_dir):
         # xywh -> xyxy, in file order
         first = records[0]['bbox']
         np.testing.assert_allclose(
-            boxes[0], [first[0], first[1], first[0] + first[2],
-                       first[1] + first[3]], rtol=1e-6)
-        np.testing.assert_allclose(scores, [r['score'] for r in records],
-                                   rtol=1e-6)
+            boxes[0],
+            [first[0], first[1], first[0] + first[2], first[1] + first[3]],
+            rtol=1e-6)
+        np.testing.assert_allclose(
+            scores, [r['score'] for r in records], rtol=1e-6)
 
 
 def test_det_file_matched_through_annotation_file(det_file, coco_dir,
@@ -63,7 +64,7 @@ def test_det_file_image_id_and_unknown_ids(det_file):
         source(img)
     # category filter: COCO person is category 1, nothing else in the file
     assert len(CocoDetectionFile(det_file, category_id=2)(img, None,
-                                                           785)[0]) == 0
+                                                          785)[0]) == 0
 
 
 def test_bad_det_file_names_file_and_record(tmp_path):
@@ -84,8 +85,7 @@ def test_bad_det_file_names_file_and_record(tmp_path):
 
 
 @pytest.mark.parametrize('image_id', IMAGE_IDS)
-def test_selection_matches_an_independent_count(det_file, coco_dir,
-                                                image_id):
+def test_selection_matches_an_independent_count(det_file, coco_dir, image_id):
     """score >= 0.3, then NMS at IoU 0.3: same boxes as mmcv's compiled NMS
     (offset 1) on the file's records."""
     source = CocoDetectionFile(det_file)
@@ -112,8 +112,8 @@ def test_nms_removes_boxes_on_these_images(det_file):
 
 def test_box_problems():
     boxes = np.array([[10, 10, 20, 30], [-5, -5, 20, 30], [10, 10, 10, 30],
-                      [10, 30, 20, 10], [200, 10, 300, 30],
-                      [0, np.nan, 5, 5], [10, 10, 11, 11]], np.float32)
+                      [10, 30, 20, 10], [200, 10, 300, 30], [0, np.nan, 5, 5],
+                      [10, 10, 11, 11]], np.float32)
     problems = box_problems(boxes, (100, 100))
     assert problems[0] is None and problems[1] is None  # partly outside: ok
     assert 'zero or negative area' in problems[2]

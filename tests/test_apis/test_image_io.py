@@ -41,12 +41,14 @@ def test_rgba_png_drops_alpha(tmp_path, rgb):
     np.testing.assert_array_equal(img, rgb[..., ::-1])
 
 
-@pytest.mark.parametrize('orientation,stored,upright', [
-    # EXIF 6: shown after rotating 90 deg clockwise
-    (6, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270),
-    (8, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90),
-    (3, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_180),
-])
+@pytest.mark.parametrize(
+    'orientation,stored,upright',
+    [
+        # EXIF 6: shown after rotating 90 deg clockwise
+        (6, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270),
+        (8, Image.Transpose.ROTATE_270, Image.Transpose.ROTATE_90),
+        (3, Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_180),
+    ])
 def test_exif_rotated_jpeg_is_loaded_upright(tmp_path, rgb, orientation,
                                              stored, upright):
     # a camera stores the pixels turned and tags how to display them
@@ -71,8 +73,8 @@ def test_arrays(rgb):
     gray = load_image(bgr[..., 0])
     assert gray.shape == bgr.shape
     np.testing.assert_array_equal(gray[..., 2], bgr[..., 0])
-    np.testing.assert_array_equal(load_image(np.dstack([bgr, bgr[..., 0]])),
-                                  bgr)
+    np.testing.assert_array_equal(
+        load_image(np.dstack([bgr, bgr[..., 0]])), bgr)
 
 
 @pytest.mark.parametrize('array,match', [

@@ -63,14 +63,16 @@ def test_coco_images_with_detection_file(demo, pose_args, coco_dir, det_file,
         str(out)
     ])
     stems = [f'{i:012d}' for i in IMAGE_IDS]
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f'{s}.png' for s in stems] + [f'{s}.json' for s in stems])
+    assert sorted(
+        p.name for p in out.iterdir()) == sorted([f'{s}.png' for s in stems] +
+                                                 [f'{s}.json' for s in stems])
     for image_id, stem in zip(IMAGE_IDS, stems):
         people = read_people(out / f'{stem}.json')
         expected = kept_person_boxes(det_file, image_id, 0.3, 0.3)
         assert len(people) == len(expected) > 0
         np.testing.assert_allclose(
-            sorted(p['bbox'] for p in people), sorted(expected.tolist()),
+            sorted(p['bbox'] for p in people),
+            sorted(expected.tolist()),
             rtol=1e-6)
         assert all(p['bbox_score'] >= 0.3 for p in people)
         image = mmcv.imread(coco_dir / f'{stem}.jpg')
@@ -188,8 +190,8 @@ def test_video(demo, pose_args, coco_dir, tmp_path):
 
 
 @pytest.mark.parametrize('extra,message', [
-    (['--bboxes', '100,100,100,200'],
-     '000000040083.jpg: box 0 .* zero or negative area'),
+    (['--bboxes', '100,100,100,200'
+      ], '000000040083.jpg: box 0 .* zero or negative area'),
     (['--bboxes', '600,10,700,100'], 'box 0 .* outside the 500x333 image'),
 ])
 def test_unusable_boxes_end_with_a_clear_error(demo, pose_args, coco_dir,
@@ -208,8 +210,8 @@ def test_unusable_boxes_end_with_a_clear_error(demo, pose_args, coco_dir,
     assert 'Traceback' not in err
 
 
-def test_bad_options_and_inputs(demo, pose_args, coco_dir, det_file,
-                                tmp_path, capsys):
+def test_bad_options_and_inputs(demo, pose_args, coco_dir, det_file, tmp_path,
+                                capsys):
     # not boxes: argparse error (exit 2)
     with pytest.raises(SystemExit) as exit_info:
         demo.main([

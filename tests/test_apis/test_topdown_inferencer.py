@@ -135,13 +135,15 @@ def test_crop_batch_and_back_mapping_are_exact(inferencer, coco_dir,
     mean = np.array(preprocessor.mean, np.float32)
     std = np.array(preprocessor.std, np.float32)
     for i, bbox in enumerate(boxes):
-        crop = cv2.warpAffine(image, image_to_input_matrix(bbox, (in_w, in_h)),
-                              (in_w, in_h), flags=cv2.INTER_LINEAR)
+        crop = cv2.warpAffine(
+            image,
+            image_to_input_matrix(bbox, (in_w, in_h)), (in_w, in_h),
+            flags=cv2.INTER_LINEAR)
         if preprocessor.get('bgr_to_rgb', False):
             crop = crop[..., ::-1]
         expected = ((crop - mean) / std).transpose(2, 0, 1)
         grey_levels = np.abs(inputs[0][i].numpy() - expected) * std[:, None,
-                                                                  None]
+                                                                    None]
         # same bilinear samples (OpenCV rounds sample positions to 1/32 px;
         # the two matrices differ by float rounding only): at most 1 level
         assert grey_levels.max() <= 1 + 1e-3
@@ -166,10 +168,10 @@ def test_crop_centre_and_scale_match_mmpose(inferencer, coco_dir):
     samples = inferencer.forward_pose(image, boxes)
     for sample, bbox in zip(samples, boxes):
         center, size = crop_center_size(bbox, input_size(inferencer))
-        np.testing.assert_allclose(sample.metainfo['input_center'], center,
-                                   atol=1e-3)
-        np.testing.assert_allclose(sample.metainfo['input_scale'], size,
-                                   atol=1e-3)
+        np.testing.assert_allclose(
+            sample.metainfo['input_center'], center, atol=1e-3)
+        np.testing.assert_allclose(
+            sample.metainfo['input_scale'], size, atol=1e-3)
 
 
 def test_zero_detections(inferencer, coco_dir, tmp_path, pose_config,
@@ -206,7 +208,8 @@ def test_boxes_partly_outside_and_tiny(inferencer, coco_dir):
     assert len(result.persons) == 4
     np.testing.assert_allclose([p.bbox for p in result.persons], boxes)
     np.testing.assert_allclose([p.bbox_score for p in result.persons],
-                               [.9, .8, .7, .6], rtol=1e-6)
+                               [.9, .8, .7, .6],
+                               rtol=1e-6)
     for person in result.persons:
         assert np.all(np.isfinite(person.keypoints))
     assert_in_crop_regions(inferencer, result)
@@ -230,8 +233,8 @@ def test_bad_box_arguments_raise(inferencer, coco_dir):
     with pytest.raises(ValueError, match=r'shape \(N, 4\)'):
         inferencer(path, bboxes=[[1, 2, 3, 4, 5]])
     with pytest.raises(ValueError, match='2 boxes but 1 bbox_scores'):
-        inferencer(path, bboxes=[[1, 2, 30, 40], [5, 6, 70, 80]],
-                   bbox_scores=[1])
+        inferencer(
+            path, bboxes=[[1, 2, 30, 40], [5, 6, 70, 80]], bbox_scores=[1])
     with pytest.raises(ValueError, match="backend 'onnx'"):
         HourglassTopdownInferencer('unused.py', backend='onnx')
 
@@ -287,8 +290,7 @@ def test_array_input_with_image_id(inferencer, coco_dir, det_file):
         inferencer(image)
 
 
-def test_whole_image_without_a_source(pose_config, pose_checkpoint,
-                                      coco_dir):
+def test_whole_image_without_a_source(pose_config, pose_checkpoint, coco_dir):
     result = HourglassTopdownInferencer(pose_config, pose_checkpoint)(
         image_path(coco_dir, 40083))
     assert len(result.persons) == 1
@@ -305,8 +307,8 @@ def test_heatmaps_kept_for_drawing_or_left_out(pose_config, pose_checkpoint,
     assert result.data_sample.pred_fields.heatmaps.shape == (16, 333, 500)
     visualizer = build_pose_visualizer(with_maps.model.cfg,
                                        with_maps.dataset_meta)
-    assert draw_result(visualizer, result, draw_heatmap=True).shape == (
-        666, 500, 3)
+    assert draw_result(
+        visualizer, result, draw_heatmap=True).shape == (666, 500, 3)
     # 2 people x 16 joints x 333 x 500 x 4 bytes = 21 MB > 1 MB: left out
     with_maps.max_heatmap_bytes = 1 << 20
     with caplog.at_level(logging.WARNING):
@@ -326,8 +328,8 @@ def test_mmdet_detector_source(pose_config, pose_checkpoint, det_config,
         pose_config, pose_checkpoint, bbox_source=detector, nms_thr=0.3)
     path = image_path(coco_dir, 196141)
     image = load_image(path)
-    kept, _ = select_person_boxes(*detector(image), image.shape[:2], 'x',
-                                  0.3, 0.3)
+    kept, _ = select_person_boxes(*detector(image), image.shape[:2], 'x', 0.3,
+                                  0.3)
     result = inferencer(path)
     assert len(result.persons) == len(kept) > 0
     np.testing.assert_allclose([p.bbox for p in result.persons], kept)
@@ -335,8 +337,9 @@ def test_mmdet_detector_source(pose_config, pose_checkpoint, det_config,
     assert_in_crop_regions(inferencer, result)
 
 
-def test_mmpose_apis_accept_our_config_and_checkpoint(
-        inferencer, pose_config, pose_checkpoint, coco_dir):
+def test_mmpose_apis_accept_our_config_and_checkpoint(inferencer, pose_config,
+                                                      pose_checkpoint,
+                                                      coco_dir):
     """mmpose's own inference_topdown and MMPoseInferencer run our config and
     checkpoint and give the same keypoints as this API."""
     path = str(image_path(coco_dir, 40083))
@@ -360,9 +363,10 @@ def test_mmpose_apis_accept_our_config_and_checkpoint(
     whole = HourglassTopdownInferencer(pose_config, pose_checkpoint)(path)
     np.testing.assert_array_equal(sample.pred_instances.bboxes,
                                   [[0, 0, 500, 333]])
-    np.testing.assert_allclose(sample.pred_instances.keypoints,
-                               whole.data_sample.pred_instances.keypoints,
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        sample.pred_instances.keypoints,
+        whole.data_sample.pred_instances.keypoints,
+        atol=1e-4)
     # without det_model mmpose picks a default detector by the dataset's
     # module path ('body' -> RTMDet download); ours is not one of those
     default = MMPoseInferencer(

@@ -91,8 +91,12 @@ def fix_rtmdet_head(detector) -> None:
             conv.bias.fill_(2.0)
 
 
-def assert_keypoints_in_crop(bbox, keypoints, scores, input_size,
-                             heatmap_size, tol: float = 1e-3) -> None:
+def assert_keypoints_in_crop(bbox,
+                             keypoints,
+                             scores,
+                             input_size,
+                             heatmap_size,
+                             tol: float = 1e-3) -> None:
     """Every keypoint lies in the image region its box's crop covers.
 
     mmpose's heatmap decoder puts a joint whose heatmap maximum is <= 0
@@ -110,6 +114,7 @@ def assert_keypoints_in_crop(bbox, keypoints, scores, input_size,
     stride = input_size[0] / heatmap_size[0]
     sentinel = input_to_image((-stride, -stride), bbox, input_size)
     np.testing.assert_allclose(
-        keypoints[no_max], np.broadcast_to(sentinel, keypoints[no_max].shape),
+        keypoints[no_max],
+        np.broadcast_to(sentinel, keypoints[no_max].shape),
         atol=1e-2)
     assert no_max.mean() < 0.5

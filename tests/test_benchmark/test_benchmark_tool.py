@@ -98,8 +98,8 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
     records = bench.main([
         ours, str(TINY_MMPOSE), '--checkpoints', *checkpoints,
         '--variants', 'eager', 'onnx', 'int8', '--batch-sizes', '1',
-        '--repeats', '2', '--warmup', '1', '--threads', '2',
-        '--data-root', str(data_dir), '--eval-batch-size', '5',
+        '--repeats', '2', '--warmup', '1', '--threads', '2', '--gemm-size',
+        '512',        '--data-root', str(data_dir), '--eval-batch-size', '5',
         '--work-dir', str(tmp_path / 'work'), '--out-json', str(out_json),
         '--out-md', str(out_md), '--out-png', str(out_png)
     ])

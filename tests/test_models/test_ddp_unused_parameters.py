@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -64,8 +63,9 @@ def train_two_steps(rank: int, init_file: str, cfgs: Dict[str, dict],
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            checksum = sum(p.double().sum() for p in model.parameters())
-            outcome = f'ok {float(loss):.6g} {float(checksum):.12g}'
+            checksum = sum(
+                p.detach().double().sum() for p in model.parameters())
+            outcome = f'ok {loss.item():.6g} {checksum.item():.12g}'
         except Exception:  # reported to the test process
             outcome = traceback.format_exc()
         Path(result_dir, f'{name}_rank{rank}.txt').write_text(outcome)

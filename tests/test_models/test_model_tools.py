@@ -1,10 +1,10 @@
 """tools/convert_mmpose_checkpoint.py and tools/model_complexity.py."""
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import mmpose
-import numpy as np
 import pytest
 import torch
 
@@ -80,8 +80,9 @@ def test_command_line_rejects_wrong_shape_checkpoint(tmp_path, hg52_shapes):
 
 def test_weights_only_refusal_is_explained(tmp_path):
     src = tmp_path / 'pickled.pth'
-    torch.save(dict(state_dict={}, meta=dict(hist=np.zeros(3))), src)
-    with pytest.raises(ValueError, match='--trust-pickle'):
+    torch.save(dict(state_dict={}, meta=dict(args=argparse.Namespace())), src)
+    with pytest.raises(ValueError, match=r'\(argparse.Namespace\)\. If you '
+                       'trust the file, re-run with --trust-pickle'):
         convert.load_source_state_dict(str(src))
     assert convert.load_source_state_dict(str(src), trust_pickle=True) == {}
     with pytest.raises(FileNotFoundError):

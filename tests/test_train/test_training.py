@@ -15,6 +15,7 @@ from typing import Dict, List
 import pytest
 import torch
 
+import hourglass_plugin  # noqa: F401  (weights_only-safe checkpoint types)
 from tests.conftest import REPO_ROOT
 
 SAMPLE_CONFIG = 'configs/sample/newell_hourglass2_sample_128.py'
@@ -61,7 +62,6 @@ def test_sample_config_trains_and_evaluates(tmp_path):
     assert (work_dir / 'last_checkpoint').read_text().strip() == str(ckpt)
     # the checkpoint loads under torch's weights_only default (plugin import
     # registers mmengine's types), with model weights and optimizer state
-    import hourglass_plugin  # noqa: F401
     state = torch.load(ckpt, map_location='cpu', weights_only=True)
     assert 'optimizer' in state and 'message_hub' in state
     assert any(k.startswith('backbone.') for k in state['state_dict'])
