@@ -89,35 +89,64 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Benchmark pose models: params, MACs, latency, '
         'throughput, memory, keypoint agreement, PCKh')
-    parser.add_argument('models', nargs='*',
-                        help='config path or mmpose config NAME, '
-                        'optionally MODEL::CHECKPOINT')
-    parser.add_argument('--checkpoints', nargs='+',
-                        help='one checkpoint per model (or "none")')
-    parser.add_argument('--variants', nargs='+',
-                        default=['eager', 'onnx', 'int8', 'bf16'],
-                        choices=BACKEND_NAMES, help='for our models')
-    parser.add_argument('--mmpose-variants', nargs='+', default=['eager'],
-                        choices=BACKEND_NAMES, help="for mmpose's models")
+    parser.add_argument(
+        'models',
+        nargs='*',
+        help='config path or mmpose config NAME, '
+        'optionally MODEL::CHECKPOINT')
+    parser.add_argument(
+        '--checkpoints',
+        nargs='+',
+        help='one checkpoint per model (or "none")')
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        default=['eager', 'onnx', 'int8', 'bf16'],
+        choices=BACKEND_NAMES,
+        help='for our models')
+    parser.add_argument(
+        '--mmpose-variants',
+        nargs='+',
+        default=['eager'],
+        choices=BACKEND_NAMES,
+        help="for mmpose's models")
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
-    parser.add_argument('--threads', type=int, default=os.cpu_count(),
-                        help='PyTorch / ONNX Runtime threads')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=os.cpu_count(),
+        help='PyTorch / ONNX Runtime threads')
     parser.add_argument('--batch-sizes', type=int, nargs='+', default=[1, 32])
-    parser.add_argument('--repeats', type=int, default=10,
-                        help='timed runs at batch sizes < 8')
-    parser.add_argument('--repeats-large', type=int, default=3,
-                        help='timed runs at batch sizes >= 8')
-    parser.add_argument('--warmup', type=int, default=2,
-                        help='untimed runs first (1 at batch sizes >= 8)')
-    parser.add_argument('--gemm-size', type=int, default=4096,
-                        help='matrix side of the fp32 GEMM peak measurement')
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=10,
+        help='timed runs at batch sizes < 8')
+    parser.add_argument(
+        '--repeats-large',
+        type=int,
+        default=3,
+        help='timed runs at batch sizes >= 8')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=2,
+        help='untimed runs first (1 at batch sizes >= 8)')
+    parser.add_argument(
+        '--gemm-size',
+        type=int,
+        default=4096,
+        help='matrix side of the fp32 GEMM peak measurement')
     parser.add_argument('--data-root', help='dataset root for PCKh')
     parser.add_argument('--eval-batch-size', type=int, default=8)
-    parser.add_argument('--no-agreement', action='store_true',
-                        help='skip the keypoint agreement check')
-    parser.add_argument('--work-dir',
-                        default=osp.join(REPO_ROOT, 'work_dirs', 'benchmark'),
-                        help='exported ONNX files and worker files')
+    parser.add_argument(
+        '--no-agreement',
+        action='store_true',
+        help='skip the keypoint agreement check')
+    parser.add_argument(
+        '--work-dir',
+        default=osp.join(REPO_ROOT, 'work_dirs', 'benchmark'),
+        help='exported ONNX files and worker files')
     parser.add_argument('--out-json')
     parser.add_argument('--out-md')
     parser.add_argument('--out-png')
@@ -166,8 +195,8 @@ def model_specs(args: argparse.Namespace) -> List[dict]:
                 config=config,
                 checkpoint=osp.abspath(checkpoint) if checkpoint else None,
                 source='ours' if ours else 'mmpose',
-                variants=list(args.variants if ours else
-                              args.mmpose_variants)))
+                variants=list(
+                    args.variants if ours else args.mmpose_variants)))
     return specs
 
 
@@ -275,7 +304,10 @@ def evaluate_pckh(estimator, config_file: str, data_root: str,
         k.split('/')[-1]: v
         for k, v in evaluator.evaluate(len(loader.dataset)).items()
     }
-    return {'PCKh': float(metrics['PCK']), 'PCKh@0.1': float(metrics['PCK@0.1'])}
+    return {
+        'PCKh': float(metrics['PCK']),
+        'PCKh@0.1': float(metrics['PCK@0.1'])
+    }
 
 
 # ----------------------------------------------------------------- workers
@@ -288,8 +320,8 @@ def prepare_model(job: dict) -> dict:
 
     from hourglass_plugin.deploy import (LastStackHeatmaps, dataset_crops,
                                          default_crop_sources,
-                                         model_input_size, prepare_onnx,
-                                         reference_heatmaps)
+                                         model_input_size, onnx_paths,
+                                         prepare_onnx, reference_heatmaps)
     from hourglass_plugin.deploy.model_zoo import load_pose_model
     torch.manual_seed(0)
     model = load_pose_model(job['config'], job['checkpoint'], job['device'])
@@ -300,15 +332,23 @@ def prepare_model(job: dict) -> dict:
     width, height = model_input_size(model)
     dummy = torch.zeros(1, 3, height, width, device=job['device'])
     info = get_model_complexity_info(
-        LastStackHeatmaps(model), inputs=(dummy, ), show_table=False,
+        LastStackHeatmaps(model),
+        inputs=(dummy, ),
+        show_table=False,
         show_arch=False)
-    out = dict(params=int(info['params']), macs=int(info['flops']),
-               input_size=[width, height], weights=weights, onnx={})
+    out = dict(
+        params=int(info['params']),
+        macs=int(info['flops']),
+        input_size=[width, height],
+        weights=weights,
+        onnx={})
+    for stale in onnx_paths(job['work_dir'], job['name']).values():
+        if osp.isfile(stale):  # from another run, maybe other weights
+            os.remove(stale)
     for variant in job['variants']:
-        if variant in ONNX_VARIANTS:
+        if variant in ONNX_VARIANTS:  # one fp32 export for all of them
             out['onnx'][variant] = prepare_onnx(
-                model, variant, job['work_dir'], name=job['name'],
-                reuse=True)
+                model, variant, job['work_dir'], name=job['name'], reuse=True)
     if job['agreement'] and set(job['variants']) - {'eager'}:
         sources = default_crop_sources(REPO_ROOT)
         crops = {
@@ -358,8 +398,10 @@ def worker_measure(job: dict) -> dict:
     record = dict(
         latency_ms=latency,
         latency_ms_b1=latency.get('1'),
-        throughput={bs: int(bs) * 1e3 / ms
-                    for bs, ms in latency.items()},
+        throughput={
+            bs: int(bs) * 1e3 / ms
+            for bs, ms in latency.items()
+        },
         peak_mem_mb=round(peak, 1))
     record['throughput_b32'] = record['throughput'].get('32')
     if model is None:
@@ -368,8 +410,8 @@ def worker_measure(job: dict) -> dict:
         ref = torch.load(job['reference'])
         detail, shares, diffs = {}, [], []
         for name, crops in ref['crops'].items():
-            test = torch.cat([runner(c.to(device)).cpu()
-                              for c in crops.split(8)])
+            test = torch.cat(
+                [runner(c.to(device)).cpu() for c in crops.split(8)])
             agree = keypoint_agreement(model, ref['heatmaps'][name], test,
                                        (width, height))
             detail[name] = agree
@@ -395,15 +437,18 @@ def run_worker(job: dict, threads: int) -> dict:
         RuntimeError: If the worker fails (its output is then printed to
             stderr).
     """
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               MKL_NUM_THREADS=str(threads))
+    env = dict(
+        os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with tempfile.TemporaryDirectory() as tmp:
         job_file, out_file = osp.join(tmp, 'job.json'), osp.join(tmp, 'out')
         with open(job_file, 'w') as f:
             json.dump(dict(job, out=out_file), f)
         proc = subprocess.run(
-            [sys.executable, osp.abspath(__file__), '--worker', job_file],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [sys.executable,
+             osp.abspath(__file__), '--worker', job_file],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True)
         if proc.returncode != 0 or not osp.isfile(out_file):
             print(proc.stdout, file=sys.stderr)
@@ -443,8 +488,7 @@ def add_derived(records: List[dict], gemm: float) -> Optional[dict]:
             rec['gflops_b1'] = 2 * rec['macs'] / (lat / 1e3) / 1e9
             rec['gemm_fraction_b1'] = rec['gflops_b1'] / gemm
     base = next((r for r in records
-                 if r['source'] == 'mmpose' and r['variant'] == 'eager'),
-                None)
+                 if r['source'] == 'mmpose' and r['variant'] == 'eager'), None)
     for rec in records:
         if base and base.get('latency_ms_b1') and rec.get('latency_ms_b1'):
             rec['speedup_vs_mmpose_eager_b1'] = (
@@ -478,16 +522,15 @@ def markdown(records: List[dict], meta: dict) -> str:
         gflops = '-' if r.get('gflops_b1') is None else (
             f'{r["gflops_b1"]:.0f} ({r["gemm_fraction_b1"]:.0%})')
         speed = r.get('speedup_vs_mmpose_eager_b1')
-        lines.append(
-            f'| {r["name"]} | {r["source"]} | {r["variant"]} | '
-            f'{r["params"] / 1e6:.2f} | {r["macs"] / 1e9:.2f} | '
-            f'{_fmt(r.get("latency_ms_b1"), ".1f")} | '
-            f'{_fmt(r.get("throughput_b32"), ".2f")} | {gflops} | '
-            f'{_fmt(r.get("peak_mem_mb"), ".0f")} | '
-            f'{_fmt(r.get("kpt_agreement"), ".1%")} | '
-            f'{_fmt(r.get("PCKh"), ".2f")} | '
-            f'{_fmt(r.get("PCKh@0.1"), ".2f")} | '
-            f'{"-" if speed is None else f"{speed:.2f}x"} |')
+        lines.append(f'| {r["name"]} | {r["source"]} | {r["variant"]} | '
+                     f'{r["params"] / 1e6:.2f} | {r["macs"] / 1e9:.2f} | '
+                     f'{_fmt(r.get("latency_ms_b1"), ".1f")} | '
+                     f'{_fmt(r.get("throughput_b32"), ".2f")} | {gflops} | '
+                     f'{_fmt(r.get("peak_mem_mb"), ".0f")} | '
+                     f'{_fmt(r.get("kpt_agreement"), ".1%")} | '
+                     f'{_fmt(r.get("PCKh"), ".2f")} | '
+                     f'{_fmt(r.get("PCKh@0.1"), ".2f")} | '
+                     f'{"-" if speed is None else f"{speed:.2f}x"} |')
     return '\n'.join(lines) + '\n'
 
 
@@ -521,10 +564,16 @@ def plot(records: List[dict], out_file: str) -> None:
         y = r.get('PCKh') if use_pckh else r['macs'] / 1e9
         if y is None:
             continue
-        ax.scatter(x, y, marker='o' if r['source'] == 'ours' else 's',
-                   color='tab:blue' if r['source'] == 'ours' else 'tab:red')
-        ax.annotate(f'{r["name"]}\n{r["variant"]}', (x, y), fontsize=7,
-                    xytext=(4, 4), textcoords='offset points')
+        ax.scatter(
+            x,
+            y,
+            marker='o' if r['source'] == 'ours' else 's',
+            color='tab:blue' if r['source'] == 'ours' else 'tab:red')
+        ax.annotate(
+            f'{r["name"]}\n{r["variant"]}', (x, y),
+            fontsize=7,
+            xytext=(4, 4),
+            textcoords='offset points')
     ax.set_xlabel('throughput (images/s, batch 32 if measured else 1)')
     ax.set_ylabel('PCKh@0.5 Mean' if use_pckh else 'GMACs per image')
     ax.set_title('pose models: ours (circles) vs mmpose (squares)')
@@ -539,8 +588,9 @@ def cpu_name() -> str:
     """The CPU model (from /proc/cpuinfo) and its core count."""
     try:
         with open('/proc/cpuinfo') as f:
-            name = next(line.split(':', 1)[1].strip() for line in f
-                        if line.startswith('model name'))
+            name = next(
+                line.split(':', 1)[1].strip() for line in f
+                if line.startswith('model name'))
     except (OSError, StopIteration):
         name = platform.processor() or platform.machine()
     return f'{name} ({os.cpu_count()} cores)'
@@ -556,43 +606,65 @@ def main(argv=None) -> List[dict]:
     torch.set_num_threads(args.threads)
     os.makedirs(args.work_dir, exist_ok=True)
     load_before = os.getloadavg()[0]
-    print(f'[benchmark] fp32 GEMM peak on {args.device}, {args.threads} '
-          'threads ...', file=sys.stderr)
+    print(
+        f'[benchmark] fp32 GEMM peak on {args.device}, {args.threads} '
+        'threads ...',
+        file=sys.stderr)
     gemm = gemm_peak_gflops(args.device, args.gemm_size)
-    common = dict(device=args.device, threads=args.threads,
-                  work_dir=osp.abspath(args.work_dir))
+    common = dict(
+        device=args.device,
+        threads=args.threads,
+        work_dir=osp.abspath(args.work_dir))
     records = []
     for spec in specs:
-        print(f'[benchmark] {spec["source"]} {spec["name"]}: preparing '
-              f'({", ".join(spec["variants"])})', file=sys.stderr)
+        print(
+            f'[benchmark] {spec["source"]} {spec["name"]}: preparing '
+            f'({", ".join(spec["variants"])})',
+            file=sys.stderr)
         prep = prepare_model(
             dict(common, **spec, agreement=not args.no_agreement))
         for variant in spec['variants']:
             print(f'[benchmark] {spec["name"]} / {variant}', file=sys.stderr)
             job = dict(
-                common, **spec, variant=variant,
-                input_size=prep['input_size'], weights=prep['weights'],
+                common,
+                **spec,
+                variant=variant,
+                input_size=prep['input_size'],
+                weights=prep['weights'],
                 onnx_file=prep['onnx'].get(variant),
-                reference=None if variant == 'eager' else
-                prep.get('reference'),
-                batch_sizes=args.batch_sizes, repeats=args.repeats,
-                repeats_large=args.repeats_large, warmup=args.warmup,
+                reference=None
+                if variant == 'eager' else prep.get('reference'),
+                batch_sizes=args.batch_sizes,
+                repeats=args.repeats,
+                repeats_large=args.repeats_large,
+                warmup=args.warmup,
                 data_root=args.data_root,
                 eval_batch_size=args.eval_batch_size)
             job.pop('variants')
-            rec = dict(name=spec['name'], config=spec['config'],
-                       source=spec['source'], checkpoint=spec['checkpoint'],
-                       variant=variant, device=args.device,
-                       threads=args.threads, params=prep['params'],
-                       macs=prep['macs'], input_size=prep['input_size'])
+            rec = dict(
+                name=spec['name'],
+                config=spec['config'],
+                source=spec['source'],
+                checkpoint=spec['checkpoint'],
+                variant=variant,
+                device=args.device,
+                threads=args.threads,
+                params=prep['params'],
+                macs=prep['macs'],
+                input_size=prep['input_size'])
             rec.update(run_worker(job, args.threads))
             records.append(rec)
     base = add_derived(records, gemm)
-    meta = dict(cpu=cpu_name(), device=args.device, threads=args.threads,
-                torch=torch.__version__, onnxruntime=_ort_version(),
-                gemm_peak_gflops=gemm, gemm_size=args.gemm_size,
-                load_before=load_before,
-                load_after=os.getloadavg()[0])
+    meta = dict(
+        cpu=cpu_name(),
+        device=args.device,
+        threads=args.threads,
+        torch=torch.__version__,
+        onnxruntime=_ort_version(),
+        gemm_peak_gflops=gemm,
+        gemm_size=args.gemm_size,
+        load_before=load_before,
+        load_after=os.getloadavg()[0])
     table = markdown(records, meta)
     ratios = ratio_lines(records, base)
     print(table)

@@ -48,8 +48,8 @@ class CheckpointMismatchError(ValueError):
     """A checkpoint does not fit the target model (keys or shapes)."""
 
 
-def load_source_state_dict(path: str,
-                           trust_pickle: bool = False) -> Dict[str, torch.Tensor]:
+def load_source_state_dict(
+        path: str, trust_pickle: bool = False) -> Dict[str, torch.Tensor]:
     """Read the model weights of an mmpose checkpoint.
 
     Args:

@@ -25,11 +25,16 @@ import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from hourglass_plugin.deploy import (OrtHeatmapRunner,  # noqa: E402
-                                     dataset_crops, default_calibration_crops,
-                                     default_crop_sources, export_onnx,
-                                     keypoint_agreement, model_input_size,
-                                     quantize_int8, reference_heatmaps)
+from hourglass_plugin.deploy import (
+    OrtHeatmapRunner,  # noqa: E402
+    dataset_crops,
+    default_calibration_crops,
+    default_crop_sources,
+    export_onnx,
+    keypoint_agreement,
+    model_input_size,
+    quantize_int8,
+    reference_heatmaps)
 from hourglass_plugin.deploy.model_zoo import load_pose_model  # noqa: E402
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -39,20 +44,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='config file or mmpose config name')
-    parser.add_argument('checkpoint',
-                        help='checkpoint .pth, or "none" (random weights)')
+    parser.add_argument(
+        'checkpoint', help='checkpoint .pth, or "none" (random weights)')
     parser.add_argument('--out', required=True, help='output .onnx file')
-    parser.add_argument('--input-size', type=int, nargs=2,
-                        metavar=('W', 'H'),
-                        help='network input size (default: the codec\'s)')
+    parser.add_argument(
+        '--input-size',
+        type=int,
+        nargs=2,
+        metavar=('W', 'H'),
+        help='network input size (default: the codec\'s)')
     parser.add_argument('--opset', type=int, default=17)
-    parser.add_argument('--int8', metavar='FILE',
-                        help='also write an int8 model to FILE')
-    parser.add_argument('--int8-mode', choices=['static', 'dynamic'],
-                        default='static')
-    parser.add_argument('--threads', type=int,
-                        default=torch.get_num_threads(),
-                        help='PyTorch and ONNX Runtime threads')
+    parser.add_argument(
+        '--int8', metavar='FILE', help='also write an int8 model to FILE')
+    parser.add_argument(
+        '--int8-mode', choices=['static', 'dynamic'], default='static')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=torch.get_num_threads(),
+        help='PyTorch and ONNX Runtime threads')
     return parser.parse_args(argv)
 
 
@@ -69,7 +79,9 @@ def verification_crops(model, size) -> torch.Tensor:
     crops = dataset_crops(model, sources['mpii'], max_crops=3)
     if tuple(crops.shape[2:]) != (size[1], size[0]):
         crops = F.interpolate(
-            crops, size=(size[1], size[0]), mode='bilinear',
+            crops,
+            size=(size[1], size[0]),
+            mode='bilinear',
             align_corners=False)
     return crops
 
@@ -103,7 +115,9 @@ def main(argv=None) -> dict:
             calib = default_calibration_crops(model)
             if tuple(calib.shape[2:]) != (size[1], size[0]):
                 calib = F.interpolate(
-                    calib, size=(size[1], size[0]), mode='bilinear',
+                    calib,
+                    size=(size[1], size[0]),
+                    mode='bilinear',
                     align_corners=False)
         quantize_int8(args.out, args.int8, calib, mode=args.int8_mode)
         int8 = OrtHeatmapRunner(args.int8, threads=args.threads)(crops)

@@ -5,8 +5,10 @@
 Counts with mmengine's ``get_model_complexity_info`` (fvcore's counter) on
 the network forward (backbone + head, one image, no flip test, no decoding).
 Its "FLOPs" count one fused multiply-add as one operation, i.e. they are
-MACs, the convention of mmpose's model zoo and ``get_flops.py``.
-The input size defaults to the config's ``codec.input_size``.
+MACs, the convention of mmpose's model zoo and ``get_flops.py``; operators
+without a counter (batch norm, additions, pooling, up-sampling) add nothing
+and are listed in mmengine's "Unsupported operator" warnings. The input size
+defaults to the config's ``codec.input_size``.
 """
 import argparse
 import os.path as osp
@@ -28,7 +30,8 @@ def input_size_of(cfg: Config) -> Tuple[int, int]:
     """
     codec = cfg.get('codec')
     if not codec or 'input_size' not in codec:
-        raise ValueError('the config has no codec.input_size; pass --shape H W')
+        raise ValueError(
+            'the config has no codec.input_size; pass --shape H W')
     width, height = codec['input_size']
     return int(height), int(width)
 
@@ -70,7 +73,8 @@ def format_table(config: str, result: Dict[str, object]) -> str:
     rows = [
         ('config', osp.basename(config)),
         ('input (H x W, pixels)', f'{height} x {width}'),
-        ('parameters', f"{result['params']:,} ({result['params'] / 1e6:.2f}M)"),
+        ('parameters',
+         f"{result['params']:,} ({result['params'] / 1e6:.2f}M)"),
         ('  backbone', f"{result['backbone_params']:,}"),
         ('  head', f"{result['head_params']:,}"),
         ('FLOPs (multiply-adds)', f"{result['flops'] / 1e9:.2f} G"),

@@ -150,8 +150,8 @@ def build_heatmap_runner(pose_model: nn.Module,
         if onnx_file is None:
             if work_dir is None:
                 work_dir = tempfile.mkdtemp(prefix='hourglass_onnx_')
-            onnx_file = prepare_onnx(pose_model, backend, work_dir,
-                                     calib_crops=calib_crops)
+            onnx_file = prepare_onnx(
+                pose_model, backend, work_dir, calib_crops=calib_crops)
         return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
     if backend in ('bf16', 'fp16'):
         return TorchHeatmapRunner(pose_model, precision=backend)

@@ -1,4 +1,4 @@
-"""Real person crops, pre-processed exactly as the model sees them at test time.
+"""Real person crops, pre-processed as the model sees them at test time.
 
 int8 calibration and the keypoint-agreement check need real inputs (random
 noise has other activation ranges). A crop set is an mmpose dataset

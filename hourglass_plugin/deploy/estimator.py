@@ -88,8 +88,9 @@ class BackendPoseEstimator:
 
         Args:
             inputs (Tensor): (N, 3, H, W) normalised crops.
-            data_samples (list[PoseDataSample]): Their samples (``input_center``,
-                ``input_scale``, ``input_size``, ``flip_indices`` metainfo).
+            data_samples (list[PoseDataSample]): Their samples (metainfo
+                ``input_center``, ``input_scale``, ``input_size``,
+                ``flip_indices``).
 
         Returns:
             list[PoseDataSample]: ``pred_instances.keypoints`` (1, K, 2) in

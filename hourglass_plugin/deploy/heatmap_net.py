@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 
 class LastStackHeatmaps(nn.Module):
-    """``(N, 3, H, W)`` normalised crops -> ``(N, K, h, w)`` last-stack heatmaps.
+    """``(N, 3, H, W)`` normalised crops -> ``(N, K, h, w)`` last-stack
+    heatmaps.
 
     Wraps a top-down estimator (mmpose ``TopdownPoseEstimator`` or any model
     whose ``forward(inputs, mode='tensor')`` returns the head output). Heads
@@ -88,7 +89,8 @@ def model_input_size(pose_model: nn.Module) -> Tuple[int, int]:
 
 
 @torch.no_grad()
-def reference_heatmaps(pose_model: nn.Module, inputs: Tensor,
+def reference_heatmaps(pose_model: nn.Module,
+                       inputs: Tensor,
                        batch_size: int = 8) -> Tensor:
     """Eager fp32 last-stack heatmaps, the reference every backend is
     compared with.

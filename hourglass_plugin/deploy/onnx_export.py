@@ -54,8 +54,7 @@ def export_onnx(pose_model: nn.Module,
     os.makedirs(folder, exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(
-            net,
-            (dummy, ),
+            net, (dummy, ),
             out_file,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],

@@ -85,7 +85,7 @@ class OrtHeatmapRunner:
             raise ValueError(
                 f'{self.onnx_file} takes (N, 3, {self.input_hw[0]}, '
                 f'{self.input_hw[1]}) crops, got {tuple(inputs.shape)}')
-        array = np.ascontiguousarray(
-            inputs.detach().to('cpu', torch.float32).numpy())
+        array = np.ascontiguousarray(inputs.detach().to('cpu',
+                                                        torch.float32).numpy())
         (heatmaps, ) = self.session.run([OUTPUT_NAME], {INPUT_NAME: array})
         return torch.from_numpy(heatmaps).to(inputs.device)

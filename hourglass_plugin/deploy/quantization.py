@@ -118,7 +118,9 @@ def quantize_int8(fp32_file: str,
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     if mode == 'dynamic':
         quantize_dynamic(
-            fp32_file, out_file, per_channel=per_channel,
+            fp32_file,
+            out_file,
+            per_channel=per_channel,
             weight_type=QuantType.QInt8)
         return out_file
     if calib_crops is None:

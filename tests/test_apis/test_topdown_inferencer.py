@@ -4,7 +4,6 @@ The pose model has random weights (no trained weights here), so these tests
 check geometry and plumbing, which do not depend on the weights: which boxes
 are used, what crop the model sees, where a heatmap peak lands in the image.
 """
-import logging
 from pathlib import Path
 
 import cv2
@@ -22,6 +21,7 @@ from hourglass_plugin.apis import (CocoDetectionFile,
                                    MMDetPersonDetector, build_pose_visualizer,
                                    draw_result, load_image,
                                    select_person_boxes)
+from hourglass_plugin.apis import topdown_inferencer
 
 MPII_JOINTS = [
     'right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',
@@ -174,8 +174,7 @@ def test_crop_centre_and_scale_match_mmpose(inferencer, coco_dir):
             sample.metainfo['input_scale'], size, atol=1e-3)
 
 
-def test_zero_detections(inferencer, coco_dir, tmp_path, pose_config,
-                         pose_checkpoint, det_file):
+def test_zero_detections(inferencer, coco_dir, tmp_path, monkeypatch):
     # an image id the detection file has no record for: nobody
     path = tmp_path / '000000000001.jpg'
     Image.open(image_path(coco_dir, 785)).save(path)
@@ -190,12 +189,8 @@ def test_zero_detections(inferencer, coco_dir, tmp_path, pose_config,
     # explicit empty box list: nobody either
     assert inferencer(path, bboxes=[]).persons == []
     # the whole image only when asked for
-    fallback = HourglassTopdownInferencer(
-        pose_config,
-        pose_checkpoint,
-        bbox_source=CocoDetectionFile(det_file),
-        whole_image_fallback=True)
-    persons = fallback(path).persons
+    monkeypatch.setattr(inferencer, 'whole_image_fallback', True)
+    persons = inferencer(path).persons
     assert len(persons) == 1
     np.testing.assert_array_equal(persons[0].bbox, [0, 0, 640, 425])
 
@@ -290,42 +285,43 @@ def test_array_input_with_image_id(inferencer, coco_dir, det_file):
         inferencer(image)
 
 
-def test_whole_image_without_a_source(pose_config, pose_checkpoint, coco_dir):
-    result = HourglassTopdownInferencer(pose_config, pose_checkpoint)(
-        image_path(coco_dir, 40083))
+def test_whole_image_without_a_source(inferencer, coco_dir, monkeypatch):
+    monkeypatch.setattr(inferencer, 'bbox_source', None)
+    result = inferencer(image_path(coco_dir, 40083))
     assert len(result.persons) == 1
     np.testing.assert_array_equal(result.persons[0].bbox, [0, 0, 500, 333])
 
 
-def test_heatmaps_kept_for_drawing_or_left_out(pose_config, pose_checkpoint,
-                                               coco_dir, caplog):
+def test_heatmaps_kept_for_drawing_or_left_out(inferencer, coco_dir,
+                                               monkeypatch):
     path = image_path(coco_dir, 40083)  # 500x333
     boxes = [[10, 10, 200, 300], [250, 20, 450, 320]]
-    with_maps = HourglassTopdownInferencer(
-        pose_config, pose_checkpoint, output_heatmaps=True)
-    result = with_maps(path, bboxes=boxes)
+    monkeypatch.setitem(inferencer.model.test_cfg, 'output_heatmaps', True)
+    result = inferencer(path, bboxes=boxes)
     assert result.data_sample.pred_fields.heatmaps.shape == (16, 333, 500)
-    visualizer = build_pose_visualizer(with_maps.model.cfg,
-                                       with_maps.dataset_meta)
+    visualizer = build_pose_visualizer(inferencer.model.cfg,
+                                       inferencer.dataset_meta)
     assert draw_result(
         visualizer, result, draw_heatmap=True).shape == (666, 500, 3)
     # 2 people x 16 joints x 333 x 500 x 4 bytes = 21 MB > 1 MB: left out
-    with_maps.max_heatmap_bytes = 1 << 20
-    with caplog.at_level(logging.WARNING):
-        result = with_maps(path, bboxes=boxes)
+    monkeypatch.setattr(inferencer, 'max_heatmap_bytes', 1 << 20)
+    warnings = []
+    monkeypatch.setattr(topdown_inferencer, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    result = inferencer(path, bboxes=boxes)
+    assert len(warnings) == 1
+    assert '000000040083.jpg: heatmaps left out' in warnings[0]
     assert 'pred_fields' not in result.data_sample
     assert len(result.persons) == 2
 
 
-def test_mmdet_detector_source(pose_config, pose_checkpoint, det_config,
-                               coco_dir):
+def test_mmdet_detector_source(inferencer, det_config, coco_dir, monkeypatch):
     """Boxes from the real mmdet detector (head fixed to give boxes) go
     through selection and the pose model: one pose per kept box."""
     detector = MMDetPersonDetector(det_config, None, device='cpu')
     fix_rtmdet_head(detector)
     detector.model.bbox_head.test_cfg['max_per_img'] = 6  # keep it quick
-    inferencer = HourglassTopdownInferencer(
-        pose_config, pose_checkpoint, bbox_source=detector, nms_thr=0.3)
+    monkeypatch.setattr(inferencer, 'bbox_source', detector)
     path = image_path(coco_dir, 196141)
     image = load_image(path)
     kept, _ = select_person_boxes(*detector(image), image.shape[:2], 'x', 0.3,
@@ -339,7 +335,7 @@ def test_mmdet_detector_source(pose_config, pose_checkpoint, det_config,
 
 def test_mmpose_apis_accept_our_config_and_checkpoint(inferencer, pose_config,
                                                       pose_checkpoint,
-                                                      coco_dir):
+                                                      coco_dir, monkeypatch):
     """mmpose's own inference_topdown and MMPoseInferencer run our config and
     checkpoint and give the same keypoints as this API."""
     path = str(image_path(coco_dir, 40083))
@@ -360,7 +356,8 @@ def test_mmpose_apis_accept_our_config_and_checkpoint(inferencer, pose_config,
         device='cpu')
     prediction = next(mmpose_inferencer(path, return_datasamples=True))
     sample = prediction['predictions'][0]
-    whole = HourglassTopdownInferencer(pose_config, pose_checkpoint)(path)
+    monkeypatch.setattr(inferencer, 'bbox_source', None)
+    whole = inferencer(path)
     np.testing.assert_array_equal(sample.pred_instances.bboxes,
                                   [[0, 0, 500, 333]])
     np.testing.assert_allclose(

@@ -62,20 +62,36 @@ def test_model_specs_checkpoint_syntaxes(bench, ours, checkpoints):
         bench.model_specs(bench.parse_args([ours, '--checkpoints', 'a', 'b']))
     with pytest.raises(ValueError, match='both'):
         bench.model_specs(
-            bench.parse_args([f'{ours}::{checkpoints[0]}', '--checkpoints',
-                              checkpoints[0]]))
+            bench.parse_args(
+                [f'{ours}::{checkpoints[0]}', '--checkpoints',
+                 checkpoints[0]]))
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         bench.model_specs(bench.parse_args([f'{ours}::missing.pth']))
 
 
 def test_derived_figures_and_ratio_sentences(bench):
     records = [
-        dict(name='hg', source='mmpose', variant='eager', macs=10e9,
-             latency_ms_b1=200.0, throughput_b32=5.0),
-        dict(name='ours', source='ours', variant='int8', macs=10e9,
-             latency_ms_b1=50.0, throughput_b32=30.0),
-        dict(name='ours', source='ours', variant='bf16', macs=10e9,
-             latency_ms_b1=400.0, throughput_b32=None),
+        dict(
+            name='hg',
+            source='mmpose',
+            variant='eager',
+            macs=10e9,
+            latency_ms_b1=200.0,
+            throughput_b32=5.0),
+        dict(
+            name='ours',
+            source='ours',
+            variant='int8',
+            macs=10e9,
+            latency_ms_b1=50.0,
+            throughput_b32=30.0),
+        dict(
+            name='ours',
+            source='ours',
+            variant='bf16',
+            macs=10e9,
+            latency_ms_b1=400.0,
+            throughput_b32=None),
     ]
     base = bench.add_derived(records, gemm=200.0)
     assert base is records[0]
@@ -96,20 +112,23 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
     out_json, out_md, out_png = (tmp_path / 'b.json', tmp_path / 'b.md',
                                  tmp_path / 'b.png')
     records = bench.main([
-        ours, str(TINY_MMPOSE), '--checkpoints', *checkpoints,
-        '--variants', 'eager', 'onnx', 'int8', '--batch-sizes', '1',
-        '--repeats', '2', '--warmup', '1', '--threads', '2', '--gemm-size',
-        '512',        '--data-root', str(data_dir), '--eval-batch-size', '5',
-        '--work-dir', str(tmp_path / 'work'), '--out-json', str(out_json),
-        '--out-md', str(out_md), '--out-png', str(out_png)
+        ours,
+        str(TINY_MMPOSE), '--checkpoints', *checkpoints, '--variants', 'eager',
+        'onnx', 'int8', '--batch-sizes', '1', '--repeats', '2', '--warmup',
+        '1', '--threads', '2', '--gemm-size', '512', '--data-root',
+        str(data_dir), '--eval-batch-size', '5', '--work-dir',
+        str(tmp_path / 'work'), '--out-json',
+        str(out_json), '--out-md',
+        str(out_md), '--out-png',
+        str(out_png)
     ])
     printed = capsys.readouterr().out
 
     saved = json.loads(out_json.read_text())
     assert saved == json.loads(json.dumps(records))
-    assert [(r['source'], r['variant']) for r in saved] == [
-        ('ours', 'eager'), ('ours', 'onnx'), ('ours', 'int8'),
-        ('mmpose', 'eager')]
+    assert [(r['source'], r['variant'])
+            for r in saved] == [('ours', 'eager'), ('ours', 'onnx'),
+                                ('ours', 'int8'), ('mmpose', 'eager')]
     for rec in saved:
         for key in bench.REQUIRED_KEYS:
             assert key in rec, key

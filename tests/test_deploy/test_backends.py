@@ -54,9 +54,9 @@ def test_exact_torch_paths(sample_model, real_crops, backend):
     assert (out - ref).abs().max() <= exact_tol(ref)
 
 
-def test_int8_static_quantises_and_reports_agreement(sample_model,
-                                                     sample_onnx, real_crops,
-                                                     crop_sources, tmp_path):
+def test_int8_static_quantises_and_reports_agreement(sample_model, sample_onnx,
+                                                     real_crops, crop_sources,
+                                                     tmp_path):
     calib = dataset_crops(sample_model, crop_sources['coco_det'], flip=True)
     int8_file = quantize_int8(sample_onnx, str(tmp_path / 'int8.onnx'), calib)
     graph = onnx.load(int8_file).graph

@@ -32,8 +32,9 @@ def coco_people(shared_data_dir):
     """Image path and its (5, 4) ground-truth person boxes (xyxy)."""
     folder = shared_data_dir / 'coco_multi'
     ann = json.loads((folder / 'test_coco.json').read_text())
-    boxes = np.array([a['bbox'] for a in ann['annotations']
-                      if a['image_id'] == IMAGE_ID], np.float32)
+    boxes = np.array(
+        [a['bbox'] for a in ann['annotations'] if a['image_id'] == IMAGE_ID],
+        np.float32)
     boxes[:, 2:] += boxes[:, :2]
     return str(folder / f'{IMAGE_ID:012d}.jpg'), boxes
 
@@ -96,5 +97,5 @@ def test_estimator_without_flip_test_equals_test_step(torch_and_onnx,
     finally:
         model.test_cfg['flip_test'] = True
     for a, b in zip(mine, ref):
-        np.testing.assert_allclose(a.pred_instances.keypoints,
-                                   b.pred_instances.keypoints, atol=1e-4)
+        np.testing.assert_allclose(
+            a.pred_instances.keypoints, b.pred_instances.keypoints, atol=1e-4)

@@ -8,8 +8,7 @@ import torch
 
 from hourglass_plugin.deploy.model_zoo import (is_plugin_config,
                                                load_pose_model,
-                                               mmpose_metainfo,
-                                               resolve_config)
+                                               mmpose_metainfo, resolve_config)
 
 HG52_NAME = 'td-hm_hourglass52_8xb64-210e_mpii-256x256'
 
@@ -54,7 +53,7 @@ def test_mmpose_mpii_metainfo_does_not_depend_on_the_cwd(
 
 
 def test_export_tool_verifies_against_eager(tmp_path, capsys, repo_root,
-                                           sample_config):
+                                            sample_config):
     torch.manual_seed(0)
     model = load_pose_model(str(sample_config))
     ckpt = tmp_path / 'sample.pth'

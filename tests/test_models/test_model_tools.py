@@ -16,7 +16,8 @@ import model_complexity  # noqa: E402
 HG52_CONFIG = str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py')
 MMPOSE_HG52_CONFIG = str(
     Path(mmpose.__file__).parent / '.mim' / 'configs' / 'body_2d_keypoint' /
-    'topdown_heatmap' / 'mpii' / 'td-hm_hourglass52_8xb64-210e_mpii-256x256.py')
+    'topdown_heatmap' / 'mpii' /
+    'td-hm_hourglass52_8xb64-210e_mpii-256x256.py')
 
 
 @pytest.fixture(scope='module')
@@ -61,11 +62,12 @@ def test_wrong_shape_missing_and_unexpected_keys_are_listed(hg52_shapes):
     assert 'unexpected in checkpoint: backbone.extra.weight' in message
 
 
-def test_command_line_rejects_wrong_shape_checkpoint(tmp_path, hg52_shapes):
-    sd = mmpose_like_state_dict(hg52_shapes)
-    sd['backbone.out_convs.0.conv.weight'] = torch.zeros(128, 256, 3, 3)
+def test_command_line_rejects_wrong_shape_checkpoint(tmp_path):
     src = tmp_path / 'bad.pth'
-    torch.save(dict(state_dict=sd), src)
+    torch.save(
+        dict(state_dict={
+            'backbone.out_convs.0.conv.weight': torch.zeros(128, 256, 3, 3)
+        }), src)
     proc = subprocess.run(
         [sys.executable, str(REPO_ROOT / 'tools' /
                              'convert_mmpose_checkpoint.py'),

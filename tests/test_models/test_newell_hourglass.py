@@ -34,7 +34,7 @@ def test_shapes_and_one_heatmap_set_per_stack():
 
 
 def test_stack_input_adds_remapped_features_and_predictions():
-    """Sec. 3.4: stack s+1 sees stack s's features and predictions."""
+    """Fig. 4 right: stack s+1 sees stack s's features and predictions."""
     torch.manual_seed(0)
     model = NewellHourglassNet(num_stacks=2, **SMALL)
     model.eval()

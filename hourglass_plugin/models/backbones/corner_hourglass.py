@@ -1,7 +1,7 @@
 """CornerNet-style stacked hourglass (HG-52 with one stack, HG-104 with two).
 
 The network of mmpose's ``HourglassNet`` (mmpose/models/backbones/hourglass.py,
-after CornerNet, Law & Deng, ECCV 2018, Sec. 4.1), built from mmpose's own
+after CornerNet, Law & Deng, ECCV 2018), built from mmpose's own
 blocks with three fixes:
 
 1. At ``num_stacks=1`` mmpose still builds one inter-stack residual block
@@ -20,6 +20,7 @@ loads after dropping the unused block (``tools/convert_mmpose_checkpoint.py``).
 import copy
 from typing import List, Sequence, Tuple
 
+import torch
 from mmcv.cnn import ConvModule
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.models.backbones.hourglass import HourglassModule
@@ -81,7 +82,8 @@ class CornerHourglassNet(BaseBackbone):
                 x = inters[s](ReLU(conv1x1s[s](x) + remap_convs[s](out_s)))
 
     There is no inter-stack block when ``num_stacks=1``, so every parameter
-    receives a gradient (plain DDP works with ``find_unused_parameters=False``).
+    receives a gradient (plain DDP works with
+    ``find_unused_parameters=False``).
     The HG-52 backbone has 93,662,848 parameters here; mmpose's has
     94,843,520, of which the 1,180,672 of the unused ``inters.0`` are left
     out.
@@ -182,7 +184,6 @@ class CornerHourglassNet(BaseBackbone):
                 feat_channel, cur_channel, 1, norm_cfg=norm_cfg, act_cfg=None)
             for _ in range(num_stacks - 1)
         ])
-        self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run the stem and every stack.
@@ -210,5 +211,5 @@ class CornerHourglassNet(BaseBackbone):
                 inter_feat = (
                     self.conv1x1s[i](inter_feat) +
                     self.remap_convs[i](out_feat))
-                inter_feat = self.inters[i](self.relu(inter_feat))
+                inter_feat = self.inters[i](torch.relu(inter_feat))
         return tuple(out_feats)

@@ -1,15 +1,15 @@
 """The stacked hourglass network of Newell, Yang & Deng, ECCV 2016.
 
 Paper: "Stacked Hourglass Networks for Human Pose Estimation",
-https://arxiv.org/abs/1603.06937 (Sec. 3.1-3.4, Fig. 3 and 4); reference
-implementation: github.com/princeton-vl/pose-hg-train, ``src/models/hg.lua``
-and ``layers/Residual.lua``.
+https://arxiv.org/abs/1603.06937 (Sec. 3 "Network Architecture", Fig. 3
+and 4); reference implementation: github.com/princeton-vl/pose-hg-train,
+``src/models/hg.lua`` and ``src/models/layers/Residual.lua``.
 
 Where the per-stack heatmap convs live: stack s+1 takes the predictions of
-stack s as input (Sec. 3.4: "the intermediate predictions are mapped to a
-larger number of channels with an additional 1x1 convolution" and added to
-the features), so the 1x1 prediction convs are part of this backbone, which
-returns the per-stack predicted heatmaps. The head
+stack s as input (Fig. 4 right: the heatmaps are remapped by a 1x1
+convolution and added to the features entering the next hourglass), so the
+1x1 prediction convs are part of this backbone, which returns the per-stack
+predicted heatmaps. The head
 (``StackedHeatmapHead(final_layer=None)``) supervises every one of them and
 decodes the last; this is mmpose's layout for Convolutional Pose Machines
 (backbone ``CPM`` + ``CPMHead(final_layer=None)``), the other network whose
@@ -29,7 +29,7 @@ from .input_checks import check_image_batch
 
 
 class PreActBottleneck(BaseModule):
-    """Newell's residual module (Sec. 3.1, Fig. 4 left; ``Residual.lua``).
+    """Newell's residual module (Fig. 4 left; ``Residual.lua``).
 
     Pre-activation bottleneck: ``(norm-ReLU-conv1x1 C_in->C_out/2,
     norm-ReLU-conv3x3 C_out/2->C_out/2, norm-ReLU-conv1x1 C_out/2->C_out)``
@@ -64,7 +64,7 @@ class PreActBottleneck(BaseModule):
 
 
 class NewellHourglassModule(BaseModule):
-    """One hourglass of ``depth`` levels (Sec. 3.2, Fig. 3; ``hg.lua``).
+    """One hourglass of ``depth`` levels (Fig. 3; ``hg.lua``).
 
     With one residual module per position, at every level::
 
@@ -106,15 +106,16 @@ class NewellHourglassNet(BaseBackbone):
     Architecture (H, W = input size in pixels, multiples of
     ``4 * 2 ** depth`` = 64; F = ``feat_channels``, K = ``num_keypoints``)::
 
-        stem (Sec. 3.2): conv7x7/2 (3->64) + norm + ReLU, Residual 64->128,
+        stem (Sec. 3): conv7x7/2 (3->64) + norm + ReLU, Residual 64->128,
             maxpool 2x2, Residual 128->128, Residual 128->F
                                                   -> x: (N, F, H/4, W/4)
         per stack s (Fig. 4 right):
             hourglass(x), Residual, conv1x1 + norm + ReLU
                                                   -> feat: (N, F, H/4, W/4)
-            predictors[s](feat): conv1x1 F->K     -> heatmaps_s (N, K, H/4, W/4)
-            if s is not the last stack (Sec. 3.4):
-                x = x + feature_remaps[s](feat) + prediction_remaps[s](heatmaps_s)
+            predictors[s](feat): conv1x1 F->K
+                                                  -> hm_s: (N, K, H/4, W/4)
+            if s is not the last stack (Fig. 4 right):
+                x = x + feature_remaps[s](feat) + prediction_remaps[s](hm_s)
 
     With 8 stacks, F=256 and K=16: 25,373,632 parameters (1 stack: 3,417,936).
 

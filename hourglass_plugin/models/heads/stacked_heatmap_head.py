@@ -1,8 +1,8 @@
 """A heatmap head with one output per hourglass stack.
 
-Intermediate supervision (Newell et al., ECCV 2016, Sec. 3.4): every stack
-predicts a heatmap set and the same loss is applied to each; the losses are
-summed. Inference uses the last stack. This subclasses mmpose's ``CPMHead``
+Intermediate supervision (Newell et al., ECCV 2016, Sec. 3, Fig. 4): every
+stack predicts a heatmap set and the same loss is applied to each; the losses
+are summed. Inference uses the last stack. This subclasses mmpose's ``CPMHead``
 (same layers and state-dict keys: ``multi_final_layers.<stack>.*``) and adds
 per-stack loss logging and clear errors on mismatched inputs; ``predict``
 (last stack, flip test with flip pairs and the 1-px heatmap shift, codec
