@@ -29,8 +29,23 @@ echo "== [3/4] evaluate $CKPT"
 "$PY" tools/eval_mpii.py "$WORK_DIR/pred.mat" --gt data/annotations/mpii_gt_val.mat
 
 echo "== [4/4] top-down inference on $IMAGE"
+# MPII's protocol gives each person's rough location (center/scale) at test
+# time: take that person box from the annotation file through the dataset.
+"$PY" - "$IMAGE" "$WORK_DIR/demo_bboxes.json" <<'PYEOF'
+import json, os, sys
+import hourglass_plugin  # noqa: F401
+from mmpose.registry import DATASETS
+dataset = DATASETS.build(dict(
+    type='MPIIPoseDataset', data_root='data/', data_prefix=dict(img='images/'),
+    ann_file='annotations/mpii_val.json', test_mode=True, pipeline=[]))
+infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+boxes = [info['bbox'][0].tolist() for info in infos
+         if os.path.samefile(info['img_path'], sys.argv[1])]
+json.dump(boxes, open(sys.argv[2], 'w'))
+print(f'{len(boxes)} annotated person box(es) for {sys.argv[1]}: {boxes}')
+PYEOF
 "$PY" tools/topdown_demo.py "$IMAGE" --pose-config "$CONFIG" --pose-checkpoint "$CKPT" \
-    --out-dir "$WORK_DIR/demo"
+    --bboxes "$WORK_DIR/demo_bboxes.json" --radius 8 --thickness 4 --out-dir "$WORK_DIR/demo"
 
 echo "== outputs"
 ls -l "$CKPT" "$WORK_DIR/metrics.json" "$WORK_DIR/curves.png" "$WORK_DIR/demo"

@@ -5,8 +5,10 @@
 # that the whole path learns, not an accuracy figure.
 _base_ = ['../newell_hourglass8_mpii_256.py']
 
+# sigma 2 on the 32x32 grid: with 150 iterations the sigma-1 peaks stay low
+# (max scores ~0.1; PCKh 77 vs 86 with sigma 2 on this sample)
 codec = dict(
-    type='MSRAHeatmap', input_size=(128, 128), heatmap_size=(32, 32), sigma=1)
+    type='MSRAHeatmap', input_size=(128, 128), heatmap_size=(32, 32), sigma=2)
 
 model = dict(
     backbone=dict(num_stacks=2, feat_channels=64),

@@ -28,6 +28,13 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
     """Local file backend whose writes are atomic (temp file + rename)."""
@@ -53,6 +60,7 @@ class AtomicLocalBackend(LocalBackend):
                 f.write(obj)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes it 0600
             os.replace(tmp_path, filepath)
         except BaseException:
             if osp.exists(tmp_path):
