@@ -39,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='save validation visualizations into this dir')
     parser.add_argument('--interval', type=int, default=1,
                         help='visualize every N-th validation sample')
+    parser.add_argument(
+        '--vis-train-batch', type=int, metavar='N',
+        help='every N iterations save GT/prediction/heatmap images of a '
+        'training batch (work_dir/<time>/vis_data/vis_image/)')
     parser.add_argument('--tensorboard', action='store_true',
                         help='also log to TensorBoard (work_dir/vis_data)')
     parser.add_argument(
@@ -94,6 +98,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.default_hooks.visualization.enable = True
         cfg.default_hooks.visualization.out_dir = args.show_dir
         cfg.default_hooks.visualization.interval = args.interval
+    if args.vis_train_batch is not None:
+        for hook in cfg.custom_hooks:
+            if hook.type == 'TrainBatchVisualizationHook':
+                hook.update(enable=True, interval=args.vis_train_batch)
     if args.tensorboard:
         cfg.visualizer.vis_backends = [
             *cfg.visualizer.vis_backends, dict(type='TensorboardVisBackend')]

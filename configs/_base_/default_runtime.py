@@ -24,6 +24,8 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     # augmentation draws depend only on (seed, epoch, rank): resumable runs
     dict(type='EpochSeedHook'),
+    # GT/prediction/heatmap images of a training batch: train.py --vis-train-batch N
+    dict(type='TrainBatchVisualizationHook', enable=False),
 ]
 
 env_cfg = dict(

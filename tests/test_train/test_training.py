@@ -48,9 +48,15 @@ def test_sample_config_trains_and_evaluates(tmp_path):
     work_dir = tmp_path / 'run'
     run_tool([
         sys.executable, 'tools/train.py', SAMPLE_CONFIG, '--work-dir',
-        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
-        'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2'
+        str(work_dir), '--vis-train-batch', '1', '--tensorboard',
+        '--cfg-options', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2'
     ])
+    # GT/prediction/heatmap images of the training batch, and TensorBoard
+    batch_images = sorted(p.name for p in work_dir.glob(
+        '*/vis_data/vis_image/train_batch_*.png'))
+    assert batch_images == ['train_batch_1.png', 'train_batch_2.png']
+    assert list(work_dir.glob('*/vis_data/events.out.tfevents.*'))
     records = scalars(work_dir)
     losses = [r['loss'] for r in records if 'loss' in r]
     assert len(losses) == 2 and all(l > 0 for l in losses)
