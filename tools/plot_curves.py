@@ -14,7 +14,7 @@ import glob
 import json
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import matplotlib
 
@@ -51,7 +51,7 @@ def loss_per_epoch(train: List[dict]) -> Dict[int, float]:
     return {e: sum(v) / len(v) for e, v in sorted(sums.items())}
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     """Print the loss/PCKh table and write the PNG."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir')

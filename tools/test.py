@@ -12,6 +12,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+from typing import List, Optional
 
 import mmengine
 from mmengine.config import Config, DictAction
@@ -21,7 +22,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (mmpose/mmengine's test options)."""
     parser = argparse.ArgumentParser(description='Evaluate a pose model')
     parser.add_argument('config', help='test config file path')
@@ -90,12 +91,14 @@ class SaveMetricsHook(Hook):
     def __init__(self, out_file: str) -> None:
         self.out_file = out_file
 
-    def after_test_epoch(self, runner, metrics=None) -> None:
+    def after_test_epoch(self, runner: Runner,
+                         metrics: Optional[dict] = None) -> None:
+        """Dump ``metrics`` (rank 0 only)."""
         if metrics is not None and runner.rank == 0:
             mmengine.dump(metrics, self.out_file, indent=2)
 
 
-def main(argv=None) -> dict:
+def main(argv: Optional[List[str]] = None) -> dict:
     """Build the Runner from the config, load the checkpoint and test.
 
     Returns:

@@ -12,6 +12,7 @@ import argparse
 import os
 import os.path as osp
 import sys
+from typing import List, Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -19,7 +20,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (mmpose/mmengine's train options)."""
     parser = argparse.ArgumentParser(description='Train a pose model')
     parser.add_argument('config', help='train config file path')
@@ -108,7 +109,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     """Build the Runner from the config and train."""
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
+from mmengine.runner import Runner
 
 
 @HOOKS.register_module()
@@ -30,7 +31,7 @@ class EpochSeedHook(Hook):
     def __init__(self, seed: Optional[int] = None) -> None:
         self.seed = seed
 
-    def before_train_epoch(self, runner) -> None:
+    def before_train_epoch(self, runner: Runner) -> None:
         """Seed all generators from (seed, epoch, rank)."""
         base = self.seed if self.seed is not None else runner.seed
         seed = (int(base) + 1000003 * runner.epoch + 7919 * runner.rank) \

@@ -6,12 +6,13 @@ does the same through mmpose's ``PoseLocalVisualizer``, so the images go to
 every visualization backend (``vis_data/vis_image/`` locally, TensorBoard
 with ``--tensorboard``).
 """
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
+from mmengine.runner import Runner
 from mmengine.structures import InstanceData, PixelData
 from mmpose.structures import PoseDataSample
 
@@ -23,8 +24,9 @@ class TrainBatchVisualizationHook(Hook):
     The picture (input crop, ``input_size`` pixels) shows, left, the
     ground-truth keypoints decoded from the target heatmaps (exactly what is
     supervised, input space) over those targets and, right, the keypoints
-    decoded from the last stack's predicted heatmaps over those heatmaps. The prediction runs in eval mode
-    under ``torch.no_grad`` so BN running statistics are not touched.
+    decoded from the last stack's predicted heatmaps over those heatmaps.
+    The prediction runs in eval mode under ``torch.no_grad`` so BN running
+    statistics are not touched.
     Only rank 0 draws. Enable with ``tools/train.py --vis-train-batch N``.
 
     Args:
@@ -46,7 +48,7 @@ class TrainBatchVisualizationHook(Hook):
         self.interval = interval
         self.kpt_thr = kpt_thr
 
-    def after_train_iter(self, runner, batch_idx: int,
+    def after_train_iter(self, runner: Runner, batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         """Draw the first sample of ``data_batch`` every ``interval`` iters."""

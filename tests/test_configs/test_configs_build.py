@@ -1,5 +1,4 @@
 """Every pose config in configs/ builds its model, datasets and evaluator."""
-from pathlib import Path
 
 import pytest
 import torch

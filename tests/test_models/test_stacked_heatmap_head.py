@@ -107,8 +107,8 @@ def identity_head(num_stages: int) -> StackedHeatmapHead:
 
 def test_predict_decodes_last_stack_with_quarter_pixel_refinement():
     head = identity_head(2)
-    feats = (heatmaps_with_peak(3, 4, seed=0), heatmaps_with_peak(5, 7,
-                                                                   seed=1))
+    feats = (heatmaps_with_peak(3, 4, seed=0),
+             heatmaps_with_peak(5, 7, seed=1))
     preds, fields = head.predict(
         feats, samples(1), test_cfg=dict(output_heatmaps=True))
     assert torch.equal(fields[0].heatmaps, feats[1][0])

@@ -59,7 +59,7 @@ def test_sample_config_trains_and_evaluates(tmp_path):
     assert list(work_dir.glob('*/vis_data/events.out.tfevents.*'))
     records = scalars(work_dir)
     losses = [r['loss'] for r in records if 'loss' in r]
-    assert len(losses) == 2 and all(l > 0 for l in losses)
+    assert len(losses) == 2 and all(loss > 0 for loss in losses)
     val = [r for r in records if 'PCK' in r]
     assert len(val) == 1 and 0 <= val[0]['PCK'] <= 100
     assert {'Head PCK', 'Ankle PCK', 'PCK@0.1'} <= set(val[0])
