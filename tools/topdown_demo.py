@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from mmengine.utils import mkdir_or_exist, track_iter_progress
 
-from hourglass_plugin.apis import (CocoDetectionFile,
+from hourglass_plugin.apis import (BACKENDS, CocoDetectionFile,
                                    HourglassTopdownInferencer,
                                    MMDetPersonDetector, build_pose_visualizer,
                                    draw_result)
@@ -105,6 +105,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Namespace:
         help='keypoints with a lower score are not drawn')
     parser.add_argument(
         '--device', default='cuda:0' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--backend', default='pytorch', choices=BACKENDS,
+        help='how the pose network runs: eager PyTorch, or a fast path '
+        '(onnx = ONNX Runtime fp32, int8, bf16, compile, ...)')
+    parser.add_argument(
+        '--onnx-file', help='exported ONNX pose model (tools/export_onnx.py) '
+        'for --backend onnx/int8; exported at start-up when omitted')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument(
         '--draw-heatmap',
@@ -207,7 +214,9 @@ def build_inferencer(args: Namespace) -> HourglassTopdownInferencer:
         bbox_thr=args.bbox_thr,
         nms_thr=args.nms_thr,
         whole_image_fallback=args.whole_image_fallback,
-        output_heatmaps=args.draw_heatmap)
+        output_heatmaps=args.draw_heatmap,
+        backend=args.backend,
+        onnx_file=args.onnx_file)
 
 
 def run_images(args: Namespace, inferencer: HourglassTopdownInferencer,

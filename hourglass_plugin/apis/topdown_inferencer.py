@@ -28,7 +28,10 @@ from mmpose.structures import PoseDataSample, merge_data_samples
 from .bbox_sources import BBoxSource, check_bboxes, select_person_boxes
 from .image_io import ImageInput, load_image
 
-BACKENDS = ('pytorch', )
+#: 'pytorch' (the eager mmpose model) and the fast paths of
+#: ``hourglass_plugin.deploy`` (ONNX Runtime fp32 / int8, bf16, compile, ...)
+BACKENDS = ('pytorch', 'eager', 'channels_last', 'compile', 'onnx', 'int8',
+            'int8-dynamic', 'bf16', 'fp16')
 
 
 @dataclass
@@ -111,8 +114,17 @@ class HourglassTopdownInferencer:
             which costs N x K x H x W x 4 bytes; above
             ``max_heatmap_bytes`` they are left out with a warning.
         max_heatmap_bytes (int): see ``output_heatmaps``. Defaults to 2 GiB.
-        backend (str): how the pose model runs; ``'pytorch'`` (eager mmpose
-            model). Other backends replace :meth:`forward_pose`.
+        backend (str): how the pose network runs: ``'pytorch'`` (the eager
+            mmpose model, default) or a fast path of
+            :mod:`hourglass_plugin.deploy` (``'onnx'``: ONNX Runtime fp32,
+            heatmaps equal to eager within 1e-4; ``'int8'``: ONNX Runtime
+            static int8; ``'bf16'``, ``'compile'``, ...). Pre-processing,
+            flip test, decoding and the mapping back to the image stay the
+            model's own (``deploy.BackendPoseEstimator``).
+        onnx_file (str, optional): an exported ONNX model
+            (``tools/export_onnx.py``) for the ONNX backends; without it the
+            model is exported (and for ``'int8'`` calibrated) at start-up.
+        threads (int, optional): ONNX Runtime intra-op threads.
 
     Raises:
         ValueError: unknown ``backend``.
@@ -128,12 +140,20 @@ class HourglassTopdownInferencer:
                  whole_image_fallback: bool = False,
                  output_heatmaps: bool = False,
                  max_heatmap_bytes: int = 2 << 30,
-                 backend: str = 'pytorch') -> None:
+                 backend: str = 'pytorch',
+                 onnx_file: Optional[str] = None,
+                 threads: Optional[int] = None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f'backend {backend!r} is not one of {BACKENDS}')
         self.backend = backend
         self.model = init_model(str(pose_config), pose_checkpoint, device)
         self.model.test_cfg['output_heatmaps'] = output_heatmaps
+        self.pose_estimator = self.model
+        if backend != 'pytorch':
+            from ..deploy import BackendPoseEstimator, build_heatmap_runner
+            runner = build_heatmap_runner(
+                self.model, backend, threads=threads, onnx_file=onnx_file)
+            self.pose_estimator = BackendPoseEstimator(self.model, runner)
         self.bbox_source = bbox_source
         self.bbox_thr = bbox_thr
         self.nms_thr = nms_thr
@@ -205,7 +225,8 @@ class HourglassTopdownInferencer:
             list[PoseDataSample]: N results; ``pred_instances.keypoints`` is
             (1, K, 2) in image pixels.
         """
-        return inference_topdown(self.model, image, bboxes, bbox_format='xyxy')
+        return inference_topdown(
+            self.pose_estimator, image, bboxes, bbox_format='xyxy')
 
     def _person_boxes(
             self, image: np.ndarray, name: str,

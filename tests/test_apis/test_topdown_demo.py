@@ -231,3 +231,24 @@ def test_bad_options_and_inputs(demo, pose_args, coco_dir, det_file, tmp_path,
             demo.main([*args, *pose_args, '--out-dir', str(tmp_path / 'o')])
         assert exit_info.value.code == 1
         assert message in capsys.readouterr().err
+
+
+def test_onnx_backend_in_demo_equals_pytorch(demo, pose_args, coco_dir,
+                                             det_file, tmp_path):
+    """--backend onnx: the network runs in ONNX Runtime inside the demo on a
+    real multi-person image; keypoints equal the PyTorch path to 0.01 px."""
+    image = coco_dir / '000000196141.jpg'
+    people = {}
+    for backend in ('pytorch', 'onnx'):
+        out = tmp_path / backend
+        demo.main([
+            str(image), *pose_args, '--det-json',
+            str(det_file), '--backend', backend, '--out-dir',
+            str(out)
+        ])
+        people[backend] = read_people(out / '000000196141.json')
+    assert len(people['onnx']) == len(people['pytorch']) > 1
+    for mine, ref in zip(people['onnx'], people['pytorch']):
+        np.testing.assert_allclose(mine['bbox'], ref['bbox'])
+        assert np.abs(np.subtract(mine['keypoints'],
+                                  ref['keypoints'])).max() < 0.01
