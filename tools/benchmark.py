@@ -73,12 +73,10 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
+from hourglass_plugin.deploy import BACKENDS, ONNX_BACKENDS  # noqa: E402
 from hourglass_plugin.deploy.model_zoo import (  # noqa: E402
     is_plugin_config, mmpose_metainfo, resolve_config)
 
-BACKEND_NAMES = ('eager', 'channels_last', 'compile', 'onnx', 'int8',
-                 'int8-dynamic', 'bf16', 'fp16')
-ONNX_VARIANTS = ('onnx', 'int8', 'int8-dynamic')
 REQUIRED_KEYS = ('name', 'config', 'variant', 'params', 'macs',
                  'latency_ms_b1', 'throughput_b32', 'peak_mem_mb',
                  'gemm_peak_gflops')
@@ -102,13 +100,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--variants',
         nargs='+',
         default=['eager', 'onnx', 'int8', 'bf16'],
-        choices=BACKEND_NAMES,
+        choices=BACKENDS,
         help='for our models')
     parser.add_argument(
         '--mmpose-variants',
         nargs='+',
         default=['eager'],
-        choices=BACKEND_NAMES,
+        choices=BACKENDS,
         help="for mmpose's models")
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
     parser.add_argument(
@@ -230,8 +228,8 @@ def gemm_peak_gflops(device: str, size: int = 4096, repeats: int = 5) -> float:
     b = torch.randn(size, size, generator=gen).to(device)
     out = torch.empty(size, size, device=device)  # no allocation timed
     with torch.no_grad():
-        seconds = median_seconds(lambda: torch.mm(a, b, out=out), 2,
-                                 repeats, device)
+        seconds = median_seconds(lambda: torch.mm(a, b, out=out), 2, repeats,
+                                 device)
     return 2 * size**3 / seconds / 1e9
 
 
@@ -348,7 +346,7 @@ def prepare_model(job: dict) -> dict:
         if osp.isfile(stale):  # from another run, maybe other weights
             os.remove(stale)
     for variant in job['variants']:
-        if variant in ONNX_VARIANTS:  # one fp32 export for all of them
+        if variant in ONNX_BACKENDS:  # one fp32 export for all of them
             out['onnx'][variant] = prepare_onnx(
                 model, variant, job['work_dir'], name=job['name'], reuse=True)
     if job['agreement'] and set(job['variants']) - {'eager'}:
@@ -375,7 +373,7 @@ def worker_measure(job: dict) -> dict:
     base_mb = rss_mb()
     cuda = device.startswith('cuda')
     model = None
-    if variant in ONNX_VARIANTS:
+    if variant in ONNX_BACKENDS:
         runner = OrtHeatmapRunner(
             job['onnx_file'], threads=job['threads'], device=device)
     else:
@@ -469,7 +467,7 @@ def worker_main(job_file: str) -> None:
     torch.set_num_interop_threads(1)
     import hourglass_plugin  # noqa: F401  (registries, checkpoint types)
     import mmpose.apis  # noqa: F401  (import cost out of the memory figure)
-    if job['variant'] in ONNX_VARIANTS:
+    if job['variant'] in ONNX_BACKENDS:
         import onnxruntime  # noqa: F401
     result = worker_measure(job)
     with open(job['out'], 'w') as f:

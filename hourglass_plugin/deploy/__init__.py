@@ -16,9 +16,8 @@ Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
     results = inference_topdown(fast, 'image.jpg', bboxes)  # flip test kept
 """
 from .agreement import decode_keypoints, keypoint_agreement
-from .backends import (BACKENDS, EXACT_BACKENDS, ONNX_BACKENDS,
-                       build_heatmap_runner, default_calibration_crops,
-                       onnx_paths, prepare_onnx)
+from .backends import (BACKENDS, ONNX_BACKENDS, build_heatmap_runner,
+                       default_calibration_crops, onnx_paths, prepare_onnx)
 from .crops import dataset_crops, default_crop_sources
 from .estimator import BackendPoseEstimator
 from .heatmap_net import (LastStackHeatmaps, last_stack, model_input_size,
@@ -29,10 +28,10 @@ from .quantization import quantize_int8
 from .torch_runner import TorchHeatmapRunner
 
 __all__ = [
-    'BACKENDS', 'EXACT_BACKENDS', 'ONNX_BACKENDS', 'BackendPoseEstimator',
-    'LastStackHeatmaps', 'OrtHeatmapRunner', 'TorchHeatmapRunner',
-    'build_heatmap_runner', 'dataset_crops', 'decode_keypoints',
-    'default_calibration_crops', 'default_crop_sources', 'export_onnx',
-    'keypoint_agreement', 'last_stack', 'model_input_size', 'onnx_paths',
-    'prepare_onnx', 'quantize_int8', 'reference_heatmaps'
+    'BACKENDS', 'ONNX_BACKENDS', 'BackendPoseEstimator', 'LastStackHeatmaps',
+    'OrtHeatmapRunner', 'TorchHeatmapRunner', 'build_heatmap_runner',
+    'dataset_crops', 'decode_keypoints', 'default_calibration_crops',
+    'default_crop_sources', 'export_onnx', 'keypoint_agreement', 'last_stack',
+    'model_input_size', 'onnx_paths', 'prepare_onnx', 'quantize_int8',
+    'reference_heatmaps'
 ]

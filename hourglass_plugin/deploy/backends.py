@@ -33,7 +33,6 @@ from .torch_runner import TorchHeatmapRunner
 BACKENDS = ('eager', 'channels_last', 'compile', 'onnx', 'int8',
             'int8-dynamic', 'bf16', 'fp16')
 ONNX_BACKENDS = ('onnx', 'int8', 'int8-dynamic')
-EXACT_BACKENDS = ('eager', 'channels_last', 'compile', 'onnx')
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

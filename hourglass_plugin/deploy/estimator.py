@@ -72,8 +72,8 @@ class BackendPoseEstimator:
         """
         cfg = self.test_cfg
         if not cfg.get('flip_test', False):
-            return self.runner(inputs)
-        both = self.runner(torch.cat([inputs, inputs.flip(-1)]))
+            return self._run(inputs)
+        both = self._run(torch.cat([inputs, inputs.flip(-1)]))
         plain, mirrored = both.split(inputs.shape[0])
         mirrored = flip_heatmaps(
             mirrored.clone(),
@@ -81,6 +81,21 @@ class BackendPoseEstimator:
             flip_mode=cfg.get('flip_mode', 'heatmap'),
             shift_heatmap=cfg.get('shift_heatmap', False))
         return (plain + mirrored) * 0.5
+
+    def _run(self, inputs: Tensor) -> Tensor:
+        """``runner(inputs)``, checked to be (N, K, h, w) for N inputs.
+
+        Raises:
+            ValueError: If the runner returns another shape (e.g. an ONNX
+                file exported for all stacks or a different model).
+        """
+        heatmaps = self.runner(inputs)
+        if heatmaps.dim() != 4 or heatmaps.shape[0] != inputs.shape[0]:
+            raise ValueError(
+                f'heatmap runner {self.runner!r} returned shape '
+                f'{tuple(heatmaps.shape)} for {inputs.shape[0]} crops; '
+                'expected (N, K, h, w)')
+        return heatmaps
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: list) -> list:

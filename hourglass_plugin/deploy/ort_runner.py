@@ -80,6 +80,9 @@ class OrtHeatmapRunner:
                 f'{outputs} (export it with tools/export_onnx.py)')
         self.input_hw = tuple(inputs[INPUT_NAME].shape[2:])
 
+    def __repr__(self) -> str:
+        return f'OrtHeatmapRunner({self.onnx_file!r})'
+
     def __call__(self, inputs: Tensor) -> Tensor:
         if inputs.dim() != 4 or tuple(inputs.shape[2:]) != self.input_hw:
             raise ValueError(

@@ -59,6 +59,10 @@ class TorchHeatmapRunner:
         self.net = torch.compile(
             net, options=dict(freezing=True)) if compile else net
 
+    def __repr__(self) -> str:
+        return (f'TorchHeatmapRunner(precision={self.precision!r}, '
+                f'channels_last={self.channels_last})')
+
     @torch.no_grad()
     def __call__(self, inputs: Tensor) -> Tensor:
         if inputs.dim() != 4 or inputs.shape[1] != 3:

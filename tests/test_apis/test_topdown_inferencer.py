@@ -230,8 +230,8 @@ def test_bad_box_arguments_raise(inferencer, coco_dir):
     with pytest.raises(ValueError, match='2 boxes but 1 bbox_scores'):
         inferencer(
             path, bboxes=[[1, 2, 30, 40], [5, 6, 70, 80]], bbox_scores=[1])
-    with pytest.raises(ValueError, match="backend 'onnx'"):
-        HourglassTopdownInferencer('unused.py', backend='onnx')
+    with pytest.raises(ValueError, match="backend 'tensorrt'"):
+        HourglassTopdownInferencer('unused.py', backend='tensorrt')
 
 
 def test_huge_image(inferencer, coco_dir, det_file, tmp_path):

@@ -5,10 +5,11 @@ import onnx
 import pytest
 import torch
 
-from hourglass_plugin.deploy import (OrtHeatmapRunner, TorchHeatmapRunner,
-                                     build_heatmap_runner, dataset_crops,
-                                     keypoint_agreement, last_stack,
-                                     quantize_int8, reference_heatmaps)
+from hourglass_plugin.deploy import (BackendPoseEstimator, OrtHeatmapRunner,
+                                     TorchHeatmapRunner, build_heatmap_runner,
+                                     dataset_crops, keypoint_agreement,
+                                     last_stack, quantize_int8,
+                                     reference_heatmaps)
 from hourglass_plugin.deploy.quantization import output_node_names
 
 INPUT_SIZE = (128, 128)
@@ -127,3 +128,14 @@ def test_bad_inputs_raise(sample_model, sample_onnx, tmp_path):
     with pytest.raises(ValueError, match='same non-empty shape'):
         keypoint_agreement(sample_model, torch.zeros(1, K, 32, 32),
                            torch.zeros(1, K, 16, 16), INPUT_SIZE)
+
+
+def test_estimator_rejects_a_runner_with_the_wrong_batch(
+        sample_model, real_crops):
+    crops = real_crops['mpii'][:2]
+    one_map = BackendPoseEstimator(sample_model,
+                                   lambda x: torch.zeros(1, K, 32, 32))
+    flip_indices = sample_model.dataset_meta['flip_indices']
+    assert sample_model.test_cfg['flip_test']  # runner sees 2 x 2 crops
+    with pytest.raises(ValueError, match='for 4 crops'):
+        one_map.heatmaps(crops, flip_indices)
