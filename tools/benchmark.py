@@ -46,6 +46,9 @@ in the main process):
   on real crops (``data/`` MPII people and ``../shared/data/coco_multi``
   ground-truth boxes, each also mirrored); ``max_abs_diff``: largest heatmap
   difference. int8 is calibrated on the COCO detector boxes instead.
+* ``other_processes_cores``: CPU time of the whole machine (/proc/stat)
+  minus ours, over the run's wall time; above 0.25 the tool warns that the
+  timings are not reliable.
 * ``PCKh`` / ``PCKh@0.1`` (``--data-root`` and a checkpoint): the config's
   test dataloader (data_root replaced; a ``headbox_file`` under the old
   data_root moves along) and test evaluator (``PCK`` and ``PCK@0.1``), with
@@ -90,6 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         'models',
         nargs='*',
+        metavar='MODEL',
         help='config path or mmpose config NAME, '
         'optionally MODEL::CHECKPOINT')
     parser.add_argument(
@@ -101,12 +105,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='+',
         default=['eager', 'onnx', 'int8', 'bf16'],
         choices=BACKENDS,
-        help='for our models')
+        metavar='VARIANT',
+        help=f'for our models; any of {", ".join(BACKENDS)}')
     parser.add_argument(
         '--mmpose-variants',
         nargs='+',
         default=['eager'],
         choices=BACKENDS,
+        metavar='VARIANT',
         help="for mmpose's models")
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:i]')
     parser.add_argument(
@@ -256,6 +262,18 @@ def peak_rss_mb() -> float:
             if line.startswith('VmHWM:'):
                 return int(line.split()[1]) / 1024
     raise RuntimeError('no VmHWM in /proc/self/status')
+
+
+def cpu_seconds() -> tuple:
+    """(busy CPU seconds of the whole machine from /proc/stat, CPU seconds
+    of this process and its waited-for children)."""
+    with open('/proc/stat') as f:
+        fields = [int(v) for v in f.readline().split()[1:8]]
+    user, nice, system, _, _, irq, softirq = fields
+    busy = (user + nice + system + irq + softirq) / os.sysconf('SC_CLK_TCK')
+    own = os.times()
+    return busy, own.user + own.system + own.children_user + \
+        own.children_system
 
 
 def evaluate_pckh(estimator, config_file: str, data_root: str,
@@ -510,9 +528,10 @@ def markdown(records: List[dict], meta: dict) -> str:
         f'{meta["threads"]} threads (torch {meta["torch"]}, onnxruntime '
         f'{meta["onnxruntime"]}); fp32 GEMM peak ({meta["gemm_size"]}^3 '
         f'`torch.mm`, median): **{meta["gemm_peak_gflops"]:.1f} GFLOP/s**; '
-        'load average '
-        f'(1 min) {meta["load_before"]:.2f} before, {meta["load_after"]:.2f} '
-        'after.', '',
+        'other processes used '
+        f'{meta["other_processes_cores"]:.2f} CPU cores on average during '
+        f'the run (1-min load average {meta["load_before"]:.2f} before, '
+        f'{meta["load_after"]:.2f} after, ours included).', '',
         '| model | source | variant | params (M) | GMACs | latency b1 (ms) '
         '| b32 (img/s) | GFLOP/s b1 (% GEMM) | peak mem (MB) '
         '| joints <= 1 px vs fp32 | PCKh | PCKh@0.1 | speed-up b1 |',
@@ -553,31 +572,31 @@ def ratio_lines(records: List[dict], base: Optional[dict]) -> List[str]:
 
 
 def plot(records: List[dict], out_file: str) -> None:
-    """PCKh (or GMACs when no PCKh was measured) against throughput."""
+    """PCKh (or GMACs when no PCKh was measured) against throughput, one
+    marker per model and variant (circles: ours, squares: mmpose)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     use_pckh = any(r.get('PCKh') is not None for r in records)
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     for r in records:
         x = r.get('throughput_b32') or 1e3 / r['latency_ms_b1']
         y = r.get('PCKh') if use_pckh else r['macs'] / 1e9
-        if y is None:
-            continue
-        ax.scatter(
-            x,
-            y,
-            marker='o' if r['source'] == 'ours' else 's',
-            color='tab:blue' if r['source'] == 'ours' else 'tab:red')
-        ax.annotate(
-            f'{r["name"]}\n{r["variant"]}', (x, y),
-            fontsize=7,
-            xytext=(4, 4),
-            textcoords='offset points')
-    ax.set_xlabel('throughput (images/s, batch 32 if measured else 1)')
+        if y is not None:
+            ax.scatter(
+                x,
+                y,
+                s=60,
+                marker='o' if r['source'] == 'ours' else 's',
+                label=f'{r["name"]} / {r["variant"]}')
+    ax.set_xscale('log')
+    for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis(matplotlib.ticker.FormatStrFormatter('%g'))
+    ax.set_xlabel('throughput (images/s, batch 32 if measured else 1; log)')
     ax.set_ylabel('PCKh@0.5 Mean' if use_pckh else 'GMACs per image')
-    ax.set_title('pose models: ours (circles) vs mmpose (squares)')
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which='both')
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     fig.savefig(out_file, dpi=120)
@@ -606,6 +625,7 @@ def main(argv=None) -> List[dict]:
     torch.set_num_threads(args.threads)
     os.makedirs(args.work_dir, exist_ok=True)
     load_before = os.getloadavg()[0]
+    start_wall, (start_busy, start_own) = time.perf_counter(), cpu_seconds()
     print(
         f'[benchmark] fp32 GEMM peak on {args.device}, {args.threads} '
         'threads ...',
@@ -654,6 +674,11 @@ def main(argv=None) -> List[dict]:
                 input_size=prep['input_size'])
             rec.update(run_worker(job, args.threads))
             records.append(rec)
+    end_busy, end_own = cpu_seconds()
+    others = max(0.0, (end_busy - start_busy) - (end_own - start_own)) / (
+        time.perf_counter() - start_wall)
+    for rec in records:
+        rec['other_processes_cores'] = round(others, 3)
     base = add_derived(records, gemm)
     meta = dict(
         cpu=cpu_name(),
@@ -664,7 +689,13 @@ def main(argv=None) -> List[dict]:
         gemm_peak_gflops=gemm,
         gemm_size=args.gemm_size,
         load_before=load_before,
-        load_after=os.getloadavg()[0])
+        load_after=os.getloadavg()[0],
+        other_processes_cores=others)
+    if others > 0.25:
+        print(
+            f'[benchmark] WARNING: other processes used {others:.2f} CPU '
+            'cores on average during the run: timings are not reliable',
+            file=sys.stderr)
     table = markdown(records, meta)
     ratios = ratio_lines(records, base)
     print(table)

@@ -129,8 +129,10 @@ def build_heatmap_runner(pose_model: nn.Module,
         backend (str): One of :data:`BACKENDS`.
         threads (int, optional): ONNX Runtime intra-op threads (PyTorch's
             are set with ``torch.set_num_threads`` by the caller).
-        work_dir (str, optional): Folder for exported ONNX files (ONNX
-            backends without ``onnx_file``); a temporary folder otherwise.
+        work_dir (str, optional): Folder to keep the exported ONNX files in
+            (ONNX backends without ``onnx_file``); without it they are
+            written to a temporary folder, deleted once the ONNX Runtime
+            session has loaded them.
         onnx_file (str, optional): An existing ONNX file for an ONNX backend
             (from ``tools/export_onnx.py``); nothing is exported then.
         calib_crops (Tensor, optional): Real crops for ``int8`` calibration.
@@ -146,12 +148,17 @@ def build_heatmap_runner(pose_model: nn.Module,
                          f'{BACKENDS}')
     device = str(next(pose_model.parameters()).device)
     if backend in ONNX_BACKENDS:
-        if onnx_file is None:
-            if work_dir is None:
-                work_dir = tempfile.mkdtemp(prefix='hourglass_onnx_')
+        if onnx_file is not None:
+            return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+        if work_dir is not None:
             onnx_file = prepare_onnx(
                 pose_model, backend, work_dir, calib_crops=calib_crops)
-        return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+            return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+        # the session holds the model in memory: the files can go right away
+        with tempfile.TemporaryDirectory(prefix='hourglass_onnx_') as tmp:
+            onnx_file = prepare_onnx(
+                pose_model, backend, tmp, calib_crops=calib_crops)
+            return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
     if backend in ('bf16', 'fp16'):
         return TorchHeatmapRunner(pose_model, precision=backend)
     return TorchHeatmapRunner(

@@ -135,6 +135,7 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
         assert rec['params'] > 0 and rec['macs'] > 0
         assert rec['latency_ms_b1'] > 0 and rec['throughput_b32'] is None
         assert rec['gemm_peak_gflops'] > 0 and rec['peak_mem_mb'] > 0
+        assert rec['other_processes_cores'] >= 0
         # a checkpoint and data were given: the config's evaluator ran
         assert 0.0 <= rec['PCKh'] <= 100.0
         assert 0.0 <= rec['PCKh@0.1'] <= rec['PCKh']
@@ -149,6 +150,7 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
 
     table = out_md.read_text()
     assert '| model | source | variant |' in table
+    assert 'other processes used' in table
     assert table.count('| newell_hourglass2_sample_128 |') == 3
     assert 'than mmpose tiny_mmpose_hourglass eager' in printed
     assert out_png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

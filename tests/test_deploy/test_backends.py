@@ -1,5 +1,7 @@
 """Every backend computes the eager network: exactly (fp32 paths) or with a
 measured keypoint agreement (int8, bf16), on real person crops."""
+import os
+
 import numpy as np
 import onnx
 import pytest
@@ -139,3 +141,12 @@ def test_estimator_rejects_a_runner_with_the_wrong_batch(
     assert sample_model.test_cfg['flip_test']  # runner sees 2 x 2 crops
     with pytest.raises(ValueError, match='for 4 crops'):
         one_map.heatmaps(crops, flip_indices)
+
+
+def test_onnx_export_without_work_dir_leaves_no_files(sample_model,
+                                                      real_crops):
+    runner = build_heatmap_runner(sample_model, 'onnx', threads=1)
+    assert not os.path.exists(runner.onnx_file)  # session keeps the model
+    crops = real_crops['mpii'][:2]
+    ref = reference_heatmaps(sample_model, crops)
+    assert (runner(crops) - ref).abs().max() <= exact_tol(ref)

@@ -1,4 +1,5 @@
-"""The ONNX Runtime network inside the top-down API gives the PyTorch
+"""The ONNX Runtime network inside the top-down API
+(``HourglassTopdownInferencer(..., backend='onnx')``) gives the PyTorch
 keypoints (flip test included) on a real multi-person image."""
 import json
 
@@ -9,22 +10,9 @@ from mmpose.apis import inference_topdown
 
 from hourglass_plugin.apis import HourglassTopdownInferencer
 from hourglass_plugin.deploy import BackendPoseEstimator, build_heatmap_runner
+from hourglass_plugin.deploy.model_zoo import load_pose_model
 
 IMAGE_ID = 196141  # 5 annotated people
-
-
-class BackendInferencer(HourglassTopdownInferencer):
-    """The API with its network step on a deploy backend: the documented
-    extension point (``forward_pose``) overridden, nothing else."""
-
-    def __init__(self, config: str, backend: str, work_dir: str) -> None:
-        super().__init__(config)
-        self.runner = build_heatmap_runner(
-            self.model, backend, threads=2, work_dir=work_dir)
-        self.fast = BackendPoseEstimator(self.model, self.runner)
-
-    def forward_pose(self, image, bboxes):
-        return inference_topdown(self.fast, image, bboxes, bbox_format='xyxy')
 
 
 @pytest.fixture(scope='module')
@@ -41,12 +29,14 @@ def coco_people(shared_data_dir):
 
 @pytest.fixture(scope='module')
 def torch_and_onnx(tmp_path_factory, sample_config):
-    """The API's PyTorch inferencer and the same weights on ONNX Runtime."""
+    """The API on PyTorch and on ONNX Runtime (``backend='onnx'``), same
+    seeded random weights."""
+    ckpt = tmp_path_factory.mktemp('api') / 'sample.pth'
     torch.manual_seed(0)
-    fast = BackendInferencer(
-        str(sample_config), 'onnx', str(tmp_path_factory.mktemp('api')))
-    reference = HourglassTopdownInferencer(str(sample_config))
-    reference.model = fast.model  # one set of weights
+    torch.save(load_pose_model(str(sample_config)).state_dict(), ckpt)
+    reference = HourglassTopdownInferencer(str(sample_config), str(ckpt))
+    fast = HourglassTopdownInferencer(
+        str(sample_config), str(ckpt), backend='onnx', threads=2)
     return reference, fast
 
 
@@ -68,17 +58,18 @@ def test_flip_test_runs_the_backend_on_mirrored_crops(torch_and_onnx,
                                                       coco_people):
     _, fast = torch_and_onnx
     image, boxes = coco_people
+    runner = fast.pose_estimator.runner
     seen = []
 
     def spy(inputs):
         seen.append(inputs)
-        return fast.runner(inputs)
+        return runner(inputs)
 
-    fast.fast.runner = spy
+    fast.pose_estimator.runner = spy
     try:
         fast(image, bboxes=boxes)
     finally:
-        fast.fast.runner = fast.runner
+        fast.pose_estimator.runner = runner
     (batch, ) = seen  # plain and mirrored crops in one backend call
     assert batch.shape[0] == 2 * len(boxes)
     torch.testing.assert_close(batch[len(boxes):], batch[:len(boxes)].flip(-1))
