@@ -1,6 +1,8 @@
 """Shared pytest fixtures: repository paths and the real data folders."""
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -30,3 +32,12 @@ def shared_data_dir() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.fail(f'shared data folder missing: {SHARED_DATA_DIR}')
     return SHARED_DATA_DIR
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` imported as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        f'tool_{name}', REPO_ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

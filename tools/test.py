@@ -9,17 +9,18 @@ the predictions as HRNet's ``pred.mat`` (key ``preds``, (N, 16, 2), 1-based
 MATLAB pixels, annotation-file order), which ``tools/eval_mpii.py`` re-scores.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
 
 import mmengine
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from hourglass_plugin.engine.cli import (  # noqa: E402
+    add_runner_args, apply_runner_args, parse_runner_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,27 +28,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Evaluate a pose model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save logs')
     parser.add_argument('--out', help='save the metrics to this json file')
     parser.add_argument(
         '--pred-mat',
         help='save predictions as HRNet pred.mat (1-based) for eval_mpii.py')
     parser.add_argument('--dump',
                         help='dump raw predictions to a .pkl file')
-    parser.add_argument('--show-dir',
-                        help='save visualizations of the predictions here')
-    parser.add_argument('--interval', type=int, default=1,
-                        help='visualize every N-th sample')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -57,17 +45,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         ValueError: ``--dump`` not ending in ``.pkl``/``.pickle``, or
             ``--pred-mat`` not ending in ``.mat``.
     """
-    cfg.launcher = args.launcher
+    apply_runner_args(cfg, args)
     cfg.load_from = args.checkpoint
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    if args.show_dir is not None:
-        cfg.default_hooks.visualization.enable = True
-        cfg.default_hooks.visualization.out_dir = args.show_dir
-        cfg.default_hooks.visualization.interval = args.interval
     if args.pred_mat is not None:
         if not args.pred_mat.endswith('.mat'):
             raise ValueError(f'--pred-mat must end in .mat: {args.pred_mat}')

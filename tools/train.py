@@ -9,22 +9,22 @@ GPU, distributed runs use gloo and a CPU DDP wrapper
 (:func:`hourglass_plugin.engine.setup_cpu_distributed`).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from hourglass_plugin.engine.cli import (  # noqa: E402
+    add_runner_args, apply_runner_args, parse_runner_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (mmpose/mmengine's train options)."""
     parser = argparse.ArgumentParser(description='Train a pose model')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or (no value / "auto") from the latest '
@@ -36,26 +36,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the lr by actual / auto_scale_lr.base_batch_size')
-    parser.add_argument('--show-dir',
-                        help='save validation visualizations into this dir')
-    parser.add_argument('--interval', type=int, default=1,
-                        help='visualize every N-th validation sample')
     parser.add_argument(
         '--vis-train-batch', type=int, metavar='N',
         help='every N iterations save GT/prediction/heatmap images of a '
         'training batch (work_dir/<time>/vis_data/vis_image/)')
     parser.add_argument('--tensorboard', action='store_true',
                         help='also log to TensorBoard (work_dir/vis_data)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -74,12 +62,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_runner_args(cfg, args)
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -95,10 +78,6 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.load_from = args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    if args.show_dir is not None:
-        cfg.default_hooks.visualization.enable = True
-        cfg.default_hooks.visualization.out_dir = args.show_dir
-        cfg.default_hooks.visualization.interval = args.interval
     if args.vis_train_batch is not None:
         for hook in cfg.custom_hooks:
             if hook.type == 'TrainBatchVisualizationHook':

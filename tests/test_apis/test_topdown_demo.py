@@ -1,7 +1,6 @@
 """tools/topdown_demo.py end to end: real COCO images with real detector
 boxes, an mmdet detector built from its config, given boxes, a video, and
 bad input (clear errors, no stack traces)."""
-import importlib.util
 import json
 import re
 import shutil
@@ -12,6 +11,7 @@ import mmcv
 import numpy as np
 import pytest
 import torch
+from tests.conftest import load_tool
 from topdown_helpers import assert_keypoints_in_crop, kept_person_boxes
 
 IMAGE_IDS = (785, 40083, 196141, 197388)
@@ -24,11 +24,7 @@ PERSON_KEYS = {
 @pytest.fixture(scope='module')
 def demo(repo_root):
     """tools/topdown_demo.py as a module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        'topdown_demo', repo_root / 'tools' / 'topdown_demo.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('topdown_demo')
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """tools/benchmark.py: argument handling, derived figures, and one end-to-end
 run on two tiny models (ours and an mmpose one). No timing is asserted."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pytest
 import torch
 
 from hourglass_plugin.deploy.model_zoo import load_pose_model
+from tests.conftest import load_tool
 
 TESTS = Path(__file__).resolve().parent
 TINY_MMPOSE = TESTS / 'tiny_mmpose_hourglass.py'
@@ -16,11 +16,7 @@ TINY_MMPOSE = TESTS / 'tiny_mmpose_hourglass.py'
 @pytest.fixture(scope='module')
 def bench(repo_root):
     """``tools/benchmark.py`` imported as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_tool', repo_root / 'tools' / 'benchmark.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('benchmark')
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,55 @@
+"""Command-line options shared by ``tools/train.py`` and ``tools/test.py``.
+
+The options mmpose's and mmengine's tools share (``--work-dir``,
+``--show-dir``, ``--interval``, ``--cfg-options``, ``--launcher``,
+``--local-rank``), defined once, and how they go into the config.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+from mmengine.config import Config, DictAction
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Add the options every Runner tool takes to ``parser``."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--show-dir',
+                        help='save pose visualizations of val/test images')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='visualize every N-th sample')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse ``argv`` and export ``LOCAL_RANK`` (torch.distributed's launch
+    passes ``--local-rank``; torchrun sets the variable itself)."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
+    """Put launcher, work dir and ``--show-dir`` into ``cfg`` (in place).
+
+    The work dir is, in this order: ``--work-dir``, the config's
+    ``work_dir``, ``./work_dirs/<config name>`` (mmpose's rule).
+    """
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.show_dir is not None:
+        cfg.default_hooks.visualization.enable = True
+        cfg.default_hooks.visualization.out_dir = args.show_dir
+        cfg.default_hooks.visualization.interval = args.interval
