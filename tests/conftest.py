@@ -8,7 +8,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / 'data'
-SHARED_DATA_DIR = REPO_ROOT.parent / 'shared' / 'data'
 
 # keep every test single-threaded-ish on the 2-core CI machine
 os.environ.setdefault('OMP_NUM_THREADS', '2')
@@ -22,16 +21,23 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope='session')
 def data_dir() -> Path:
-    """The embedded MPII sample (data/)."""
+    """The embedded real data (data/): MPII sample, COCO multi-person
+    images, MPII validation ground truth."""
     return DATA_DIR
 
 
 @pytest.fixture(scope='session')
-def shared_data_dir() -> Path:
-    """../shared/data beside the repository (real MPII/COCO test data)."""
-    if not SHARED_DATA_DIR.is_dir():
-        pytest.fail(f'shared data folder missing: {SHARED_DATA_DIR}')
-    return SHARED_DATA_DIR
+def coco_dir() -> Path:
+    """data/coco_multi: 4 real COCO val2017 images with 1, 3, 5 and 5
+    people, their ground truth and real person-detector results."""
+    return DATA_DIR / 'coco_multi'
+
+
+@pytest.fixture(scope='session')
+def val_gt_dir() -> Path:
+    """data/mpii_val_gt: the standard MPII validation split (2,958 people,
+    ``valid.json`` and ``gt_valid.mat``), no images."""
+    return DATA_DIR / 'mpii_val_gt'
 
 
 def load_tool(name: str) -> ModuleType:

@@ -42,12 +42,6 @@ def pose_checkpoint(pose_config: str, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
-def coco_dir(shared_data_dir: Path) -> Path:
-    """4 COCO val2017 images with 1, 3, 5 and 5 people (file stem = id)."""
-    return shared_data_dir / 'coco_multi'
-
-
-@pytest.fixture(scope='session')
 def det_file(coco_dir: Path) -> Path:
     """118 real person-detector results for the 4 images (COCO format)."""
     return coco_dir / 'test_coco_det_AP_H_56.json'

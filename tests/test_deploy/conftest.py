@@ -40,8 +40,8 @@ def sample_model():
 
 
 @pytest.fixture(scope='session')
-def crop_sources(shared_data_dir):
-    """Dataset configs of the real crops (data/ MPII, shared COCO)."""
+def crop_sources():
+    """Dataset configs of the real crops (data/ MPII and COCO)."""
     sources = default_crop_sources(str(REPO_ROOT))
     assert {'mpii', 'coco_gt', 'coco_det'} <= set(sources), sources
     return sources
@@ -50,7 +50,7 @@ def crop_sources(shared_data_dir):
 @pytest.fixture(scope='session')
 def real_crops(sample_model, crop_sources):
     """{source: (2N, 3, 128, 128) crops and their mirrors} for MPII people
-    of data/ and the COCO ground-truth people of ../shared/data."""
+    of data/ and the COCO ground-truth people of data/coco_multi."""
     return {
         name: dataset_crops(sample_model, crop_sources[name], flip=True)
         for name in ('mpii', 'coco_gt')

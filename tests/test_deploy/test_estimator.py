@@ -16,9 +16,9 @@ IMAGE_ID = 196141  # 5 annotated people
 
 
 @pytest.fixture(scope='module')
-def coco_people(shared_data_dir):
+def coco_people(coco_dir):
     """Image path and its (5, 4) ground-truth person boxes (xyxy)."""
-    folder = shared_data_dir / 'coco_multi'
+    folder = coco_dir
     ann = json.loads((folder / 'test_coco.json').read_text())
     boxes = np.array(
         [a['bbox'] for a in ann['annotations'] if a['image_id'] == IMAGE_ID],

@@ -16,12 +16,6 @@ NEAR, MIDDLE, FAR = 0.055, 0.405, 0.605
 
 
 @pytest.fixture(scope='session')
-def val_gt_dir(shared_data_dir: Path) -> Path:
-    """../shared/data/mpii_val_gt (valid.json, gt_valid.mat)."""
-    return shared_data_dir / 'mpii_val_gt'
-
-
-@pytest.fixture(scope='session')
 def gt_mat_file(val_gt_dir: Path) -> str:
     """The standard MPII validation ground truth .mat (1-based)."""
     return str(val_gt_dir / 'gt_valid.mat')

@@ -7,7 +7,7 @@ from hourglass_plugin.datasets.mpii_metainfo import (MPII_JOINT_NAMES,
                                                      MPII_METAINFO)
 from hourglass_plugin.evaluation import head_sizes, mpii_pckh
 
-# Joint order from ../shared/data/README.md, written out independently.
+# Joint order from data/README.md, written out independently.
 README_ORDER = ('right_ankle', 'right_knee', 'right_hip', 'left_hip',
                 'left_knee', 'left_ankle', 'pelvis', 'thorax', 'upper_neck',
                 'head_top', 'right_wrist', 'right_elbow', 'right_shoulder',
