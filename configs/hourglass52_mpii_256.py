@@ -4,7 +4,7 @@
 # scale the learning rate linearly by N*64/512 (auto_scale_lr below).
 _base_ = [
     './_base_/default_runtime.py',
-    './_base_/datasets/mpii.py',
+    './_base_/datasets/mpii_topdown.py',
     './_base_/schedules/adam_210e.py',
     './_base_/models/hourglass52.py',
 ]

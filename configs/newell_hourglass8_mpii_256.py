@@ -5,7 +5,7 @@
 # GPUs pass --auto-scale-lr: lr scales by N*6/6.
 _base_ = [
     './_base_/default_runtime.py',
-    './_base_/datasets/mpii.py',
+    './_base_/datasets/mpii_topdown.py',
     './_base_/schedules/rmsprop_newell.py',
     './_base_/models/newell_hourglass.py',
 ]

@@ -5,7 +5,9 @@ and engine helpers into mmpose's / mmengine's registries (``MODELS``,
 ``DATASETS``, ``METRICS``, ``MODEL_WRAPPERS``). Configs load it with
 ``custom_imports = dict(imports=['hourglass_plugin'])``.
 """
-from . import datasets, engine, evaluation, models  # noqa: F401  (registration)
+from . import datasets, engine, evaluation, models, mpii  # noqa: F401
 from .version import __version__
 
-__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']
+__all__ = [
+    '__version__', 'datasets', 'engine', 'evaluation', 'models', 'mpii'
+]

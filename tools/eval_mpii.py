@@ -34,10 +34,9 @@ from typing import Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from hourglass_plugin.datasets.mpii_metainfo import (  # noqa: E402
-    MPII_JOINT_NAMES, PCKH_GROUPS)
 from hourglass_plugin.evaluation import (  # noqa: E402
     load_mpii_gt_mat, load_predictions, mpii_pckh)
+from hourglass_plugin.mpii import MPII_JOINT_NAMES, PCKH_GROUPS  # noqa: E402
 
 #: Columns of the printed table, in order.
 TABLE_KEYS = (*PCKH_GROUPS, 'Mean', 'Mean@0.1')

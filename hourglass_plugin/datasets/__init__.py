@@ -1,5 +1,4 @@
-"""MPII dataset (registered into mmpose's ``DATASETS``) and its metainfo."""
+"""MPII dataset, registered into mmpose's ``DATASETS``."""
 from .mpii import MPIIPoseDataset
-from .mpii_metainfo import MPII_JOINT_NAMES, MPII_METAINFO
 
-__all__ = ['MPII_JOINT_NAMES', 'MPII_METAINFO', 'MPIIPoseDataset']
+__all__ = ['MPIIPoseDataset']

@@ -10,11 +10,10 @@ from mmpose.datasets.datasets.body import MpiiDataset
 from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_cs2xyxy
 
-from ..evaluation.functional import head_sizes
-from ..evaluation.mpii_files import load_headboxes
-from .mpii_metainfo import MPII_HEAD_JOINTS, MPII_JOINT_NAMES, MPII_METAINFO
+from ..mpii import (MPII_HEAD_JOINTS, NUM_MPII_JOINTS, head_sizes,
+                    load_headboxes)
 
-NUM_JOINTS = len(MPII_JOINT_NAMES)
+NUM_JOINTS = NUM_MPII_JOINTS
 #: MPII ``scale`` is the person height in units of 200 pixels.
 PIXEL_STD = 200.0
 
@@ -68,7 +67,7 @@ class MPIIPoseDataset(MpiiDataset):
         data_mode (str): ``'topdown'`` (one person per sample) or
             ``'bottomup'`` (mmpose's grouping by ``img_id``).
         metainfo (dict, optional): Defaults to mmpose's MPII dataset_info
-            (``mpii_metainfo.MPII_METAINFO``).
+            (``MpiiDataset.METAINFO``, resolved inside the installed mmpose).
         data_root (str, optional): Root of ``ann_file``, ``headbox_file`` and
             ``data_prefix``.
         data_prefix (dict): ``dict(img='images/')`` for the standard layout.
@@ -90,7 +89,6 @@ class MPIIPoseDataset(MpiiDataset):
             Messages name the file(s) and the record index.
     """
 
-    METAINFO: dict = MPII_METAINFO
     #: Head-box growth (fraction of its diagonal, each side) within which a
     #: visible upper_neck or head_top must lie. On the 2,958 validation
     #: people the largest upper_neck overshoot is 0.18 diagonals; a few

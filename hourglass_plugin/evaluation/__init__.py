@@ -1,8 +1,12 @@
-"""MPII PCKh evaluation: the metric, its numpy core and file readers."""
-from .functional import head_sizes, mpii_pckh
-from .mpii_files import (MPIIGroundTruth, load_headboxes, load_mpii_gt_mat,
-                         load_predictions, save_pred_mat)
+"""MPII PCKh evaluation: the metric, its numpy core and prediction files.
+
+Ground-truth ``.mat`` reading lives in :mod:`hourglass_plugin.mpii` and is
+re-exported here for the evaluation tools.
+"""
+from ..mpii import MPIIGroundTruth, head_sizes, load_headboxes, load_mpii_gt_mat
+from .functional import mpii_pckh
 from .mpii_pckh_metric import MPIIPCKhMetric
+from .prediction_files import load_predictions, save_pred_mat
 
 __all__ = [
     'MPIIGroundTruth', 'MPIIPCKhMetric', 'head_sizes', 'load_headboxes',

@@ -6,12 +6,11 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from hourglass_plugin.datasets.mpii_metainfo import (MPII_JOINT_NAMES,
-                                                     PCKH_GROUPS)
+from ..mpii import NUM_MPII_JOINTS, PCKH_GROUPS
 from .functional import mpii_pckh
-from .mpii_files import save_pred_mat
+from .prediction_files import save_pred_mat
 
-NUM_JOINTS = len(MPII_JOINT_NAMES)
+NUM_JOINTS = NUM_MPII_JOINTS
 
 
 @METRICS.register_module()

@@ -91,8 +91,8 @@ def test_loads_0_based_joints_boxes_and_head_sizes(data_dir, records,
 
 def test_metainfo_is_mmpose_mpii_even_from_the_repo_root(
         data_dir, repo_root, monkeypatch):
-    # the repo root holds configs/_base_/datasets/mpii.py, a loader config
-    # that mmpose's relative METAINFO path would pick up instead
+    # mmpose's relative METAINFO path must not find a file of this
+    # repository (its loader config is _base_/datasets/mpii_topdown.py)
     monkeypatch.chdir(repo_root)
     dataset = build(data_dir)
     meta = dataset.metainfo

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from hourglass_plugin.datasets.mpii_metainfo import MPII_JOINT_NAMES
 from hourglass_plugin.evaluation import mpii_pckh
+from hourglass_plugin.mpii import MPII_JOINT_NAMES
 
 HEADER = [
     'Head', 'Shoulder', 'Elbow', 'Wrist', 'Hip', 'Knee', 'Ankle', 'Mean',

@@ -18,10 +18,10 @@ from mmpose.datasets.transforms import (GenerateTarget, GetBBoxCenterScale,
                                         TopdownAffine)
 from mmpose.structures.bbox import bbox_cs2xyxy
 
-from hourglass_plugin.datasets import MPII_METAINFO
+from mmpose.datasets import MpiiDataset
 
 DATA_DIR = Path(__file__).resolve().parents[2] / 'data'
-MPII_META = parse_pose_metainfo(dict(MPII_METAINFO))
+MPII_META = parse_pose_metainfo(dict(MpiiDataset.METAINFO))
 
 
 def mpii_person(index: int) -> Dict:

@@ -3,7 +3,7 @@
 
 PCKh (Andriluka et al., CVPR 2014, Sec. 5): a predicted joint is correct when
 its distance to the ground truth is below ``thr`` times the person's head size,
-the head size being ``SC_BIAS = 0.6`` times the diagonal of the annotated head
+the head size being ``SC_BIAS = 0.6`` (``hourglass_plugin.mpii``) times the diagonal of the annotated head
 box (MATLAB toolkit ``util_get_head_size``; HRNet ``lib/dataset/mpii.py``).
 Only annotated (visible) joints count.
 
@@ -32,36 +32,12 @@ from typing import Dict, Union
 
 import numpy as np
 
-from hourglass_plugin.datasets.mpii_metainfo import (MPII_JOINT_NAMES,
-                                                     PCKH_GROUPS,
-                                                     PCKH_MEAN_JOINTS)
+from ...mpii import NUM_MPII_JOINTS, PCKH_GROUPS, PCKH_MEAN_JOINTS
 
-#: Head size = SC_BIAS x head-box diagonal (MPII toolkit, HRNet, mmpose).
-SC_BIAS = 0.6
 #: PCKh thresholds of the AUC / PCKh curve: 0, 0.01, ..., 0.50 head sizes.
 PCKH_CURVE_THRESHOLDS = np.arange(51) / 100.0
 
-NUM_JOINTS = len(MPII_JOINT_NAMES)
-
-
-def head_sizes(headboxes: np.ndarray) -> np.ndarray:
-    """Head size of each person from its head box.
-
-    Args:
-        headboxes (np.ndarray): (N, 2, 2) boxes ``[[x1, y1], [x2, y2]]`` in
-            pixels (any common origin; MPII's ``headboxes_src`` transposed).
-
-    Returns:
-        np.ndarray: (N,) float64, ``0.6 * ||(x2, y2) - (x1, y1)||`` pixels.
-
-    Raises:
-        ValueError: ``headboxes`` is not (N, 2, 2).
-    """
-    headboxes = np.asarray(headboxes, dtype=np.float64)
-    if headboxes.ndim != 3 or headboxes.shape[1:] != (2, 2):
-        raise ValueError(
-            f'head boxes must have shape (N, 2, 2), got {headboxes.shape}')
-    return SC_BIAS * np.linalg.norm(headboxes[:, 1] - headboxes[:, 0], axis=1)
+NUM_JOINTS = NUM_MPII_JOINTS
 
 
 def _pck_per_joint(correct: np.ndarray, count: np.ndarray) -> np.ndarray:

@@ -5,9 +5,9 @@
 # Pipelines depend on the input size, so each model config sets them:
 #   train_dataloader = dict(dataset=dict(pipeline=train_pipeline)), etc.
 # `dataset_info` (joint names, flip pairs, skeleton, weights) is mmpose's own
-# MPII metainfo, inherited, not copied. It also keeps mmpose's MpiiDataset
-# working from this repository's root: that class resolves the relative path
-# 'configs/_base_/datasets/mpii.py' against the working directory first.
+# MPII metainfo, inherited, not copied. (This file is not named `mpii.py`:
+# mmpose's datasets look for their metainfo at the relative path
+# 'configs/_base_/datasets/mpii.py' in the working directory first.)
 _base_ = ['mmpose::_base_/datasets/mpii.py']
 
 dataset_type = 'MPIIPoseDataset'
