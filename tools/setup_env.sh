@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or update) the project's virtual environment at .venv/ with the pinned
 # OpenMMLab stack that works on today's torch/numpy/setuptools.
-# See ../shared/STACK_NOTES.md for why each pin is what it is.
+# Why each pin is what it is: docs/install.md.
 #
 #   bash tools/setup_env.sh          # idempotent; seconds when already done
 #   FORCE=1 bash tools/setup_env.sh  # re-check every step

@@ -1,7 +1,7 @@
 """Distributed training on CPU (gloo) with mmengine 0.10.x.
 
 mmengine 0.10.7 assumes CUDA whenever it runs distributed
-(``../shared/STACK_NOTES.md``):
+(``docs/install.md``):
 
 * ``mmengine.dist.init_dist('pytorch')`` calls ``torch.cuda.set_device``
   unconditionally;
