@@ -1,6 +1,5 @@
 """Fixtures: the real MPII validation ground truth (2,958 people) and
 prediction sets with known PCKh."""
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -9,6 +8,7 @@ import pytest
 from scipy.io import loadmat
 
 from hourglass_plugin.evaluation import MPIIGroundTruth, load_mpii_gt_mat
+from tests.conftest import load_tool
 
 #: Displacement classes in head sizes: correct at 0.1 and 0.5 / only at 0.5 /
 #: never (off the 0.01 threshold grid, so every PCKh-curve value is exact).
@@ -56,10 +56,6 @@ def analytic_preds(val_gt: MPIIGroundTruth,
 
 
 @pytest.fixture(scope='session')
-def eval_mpii(repo_root: Path) -> ModuleType:
+def eval_mpii() -> ModuleType:
     """tools/eval_mpii.py imported as a module."""
-    spec = importlib.util.spec_from_file_location(
-        'eval_mpii', repo_root / 'tools' / 'eval_mpii.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('eval_mpii')
