@@ -28,6 +28,7 @@ MMPOSE_DEPS=(json_tricks munkres scipy matplotlib 'opencv-python>=4.8,<4.12'
              pillow 'xtcocotools==1.14.3' six)
 MMDET_DEPS=(pycocotools shapely terminaltables tqdm)
 TEST_DEPS=(pytest pytest-timeout h5py onnx onnxruntime tensorboard)
+LINT_DEPS=(flake8==7.5.0 isort==5.13.2 yapf==0.43.0)  # as .pre-commit-config.yaml
 
 step=""
 fail() {
@@ -84,8 +85,8 @@ say "5/7 $MMENGINE_PIN, $MMDET_PIN and $MMPOSE_PIN (mmpose without chumpy)"
 "${PIP[@]}" -q "$MMENGINE_PIN" "${MMPOSE_DEPS[@]}" "${MMDET_DEPS[@]}" "$NUMPY_PIN" "$SETUPTOOLS_PIN"
 "${PIP[@]}" -q --no-deps "$MMDET_PIN" "$MMPOSE_PIN"
 
-say "6/7 hourglass_plugin (editable) and test/export extras"
-"${PIP[@]}" -q "${TEST_DEPS[@]}" "$NUMPY_PIN" 'ml_dtypes<0.6'
+say "6/7 hourglass_plugin (editable), test/export extras and linters"
+"${PIP[@]}" -q "${TEST_DEPS[@]}" "${LINT_DEPS[@]}" "$NUMPY_PIN" 'ml_dtypes<0.6'
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
 
 say "7/7 check: mmcv ops, mmdet, mmpose, xtcocotools, hourglass_plugin import"
