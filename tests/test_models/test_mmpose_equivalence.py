@@ -1,10 +1,12 @@
-"""An mmpose HG-52 checkpoint, converted, gives the same heatmaps in our model.
+"""An mmpose HG-52 checkpoint loads as it is and gives mmpose's heatmaps.
 
-mmpose's own HG-52 (its model-zoo config, random weights) is saved, converted
-with tools/convert_mmpose_checkpoint.py and loaded into ours with
-``mmpose.apis.init_model``; both then predict on a real MPII crop.
+mmpose's own HG-52 (its model-zoo config, random weights) is saved the way
+mmpose publishes checkpoints (including the unused ``backbone.inters.0``
+block) and loaded into our configs with ``mmpose.apis.init_model``, with no
+conversion: ``CornerHourglassNet``'s state-dict pre-hook drops the unused
+block. Both models then predict on a real MPII crop.
 """
-import sys
+import re
 from pathlib import Path
 
 import mmpose
@@ -13,19 +15,19 @@ import torch
 from mmpose.apis import init_model
 
 from mpii_samples import mpii_batch
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO_ROOT / 'tools'))
-import convert_mmpose_checkpoint  # noqa: E402
-
-MMPOSE_CONFIGS = (Path(mmpose.__file__).parent / '.mim' / 'configs' /
-                  'body_2d_keypoint' / 'topdown_heatmap' / 'mpii')
+MMPOSE_CONFIGS = (
+    Path(mmpose.__file__).parent / '.mim' / 'configs' / 'body_2d_keypoint' /
+    'topdown_heatmap' / 'mpii')
 CASES = {
     256: ('td-hm_hourglass52_8xb64-210e_mpii-256x256.py',
           'hourglass52_mpii_256.py'),
     384: ('td-hm_hourglass52_8xb32-210e_mpii-384x384.py',
           'hourglass52_mpii_384.py'),
 }
+DROP_MESSAGE = ('CornerHourglassNet: dropped 12 tensors of backbone.inters.* '
+                '(1,180,672 parameters)')
 
 
 def randomize_norm_statistics(model: torch.nn.Module) -> None:
@@ -60,29 +62,33 @@ def predict(model, batch):
 
 
 @pytest.mark.parametrize('size', [256, 384])
-def test_converted_mmpose_checkpoint_gives_same_heatmaps(size, tmp_path,
-                                                         capsys):
+def test_mmpose_checkpoint_loads_directly_with_same_heatmaps(
+        size, tmp_path, capfd):
     mmpose_cfg, our_cfg = CASES[size]
     torch.manual_seed(0)
     reference = init_model(str(MMPOSE_CONFIGS / mmpose_cfg), device='cpu')
     randomize_norm_statistics(reference)
+    state_dict = reference.state_dict()
+    assert sum(k.startswith('backbone.inters.0.') for k in state_dict) == 12
     src = tmp_path / 'mmpose_hg52.pth'
-    torch.save(dict(state_dict=reference.state_dict(), meta=dict()), src)
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(dataset_meta=reference.dataset_meta)), src)
+    capfd.readouterr()
 
-    dst = tmp_path / 'ours.pth'
-    assert convert_mmpose_checkpoint.main(
-        [str(src), str(dst), '--config',
-         str(REPO_ROOT / 'configs' / our_cfg)]) == 0
-    report = capsys.readouterr().out
-    assert 'dropped 12 backbone.inters.* tensors (1,180,672 parameters)' in \
-        report
-
-    ours = init_model(str(REPO_ROOT / 'configs' / our_cfg), str(dst),
-                      device='cpu')
-    # every tensor of ours came from the checkpoint: a strict load succeeds
-    ours.load_state_dict(torch.load(dst)['state_dict'], strict=True)
+    ours = init_model(
+        str(REPO_ROOT / 'configs' / our_cfg), str(src), device='cpu')
+    log = ''.join(capfd.readouterr())
+    # mmengine prints these on any missing / unexpected key
+    assert 'do not match exactly' not in log
+    assert 'unexpected key' not in log and 'missing keys' not in log
+    assert log.count(DROP_MESSAGE) == 1
     assert type(ours.backbone).__name__ == 'CornerHourglassNet'
-    assert type(ours.head).__name__ == 'StackedHeatmapHead'
+    # a strict torch load of the published state dict passes as well
+    ours.load_state_dict(torch.load(src)['state_dict'], strict=True)
+    # nothing of the unused block is built
+    assert not any('inters' in k for k in ours.state_dict())
 
     batch = mpii_batch([0], (size, size))
     ref_plain, ref_flip, ref_keypoints = predict(reference, batch)
@@ -93,3 +99,80 @@ def test_converted_mmpose_checkpoint_gives_same_heatmaps(size, tmp_path,
     assert (our_plain - ref_plain).abs().max() <= 1e-5
     assert (our_flip - ref_flip).abs().max() <= 1e-5
     assert abs(our_keypoints - ref_keypoints).max() <= 1e-3
+
+
+def test_mmpose_0x_head_names_and_two_stacks_load_too(capfd):
+    """mmpose 0.x names (``keypoint_head.*``, renamed by mmpose's pose
+    estimator hook) combine with our hook; with two stacks (HG-104) the
+    inter-stack block is used and loaded, nothing is dropped."""
+    from mmengine.runner.checkpoint import load_state_dict
+    from mmpose.models.backbones import HourglassNet
+    from hourglass_plugin.models import CornerHourglassNet
+
+    small = dict(
+        downsample_times=2,
+        stage_channels=(256, 256, 384),
+        stage_blocks=(1, 1, 2))
+    theirs = HourglassNet(num_stacks=2, **small)
+    ours = CornerHourglassNet(num_stacks=2, **small)
+    capfd.readouterr()
+    load_state_dict(ours, theirs.state_dict(), strict=True)
+    assert 'dropped' not in ''.join(capfd.readouterr())
+    assert torch.equal(ours.inters[0].conv1.weight,
+                       theirs.inters[0].conv1.weight)
+
+    cfg_path = str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py')
+    model = init_model(cfg_path, device='cpu')
+    old_names = {
+        re.sub(r'^head\.', 'keypoint_head.', k): v
+        for k, v in model.state_dict().items()
+    }
+    old_names['backbone.inters.0.conv1.weight'] = torch.zeros(256, 256, 3, 3)
+    capfd.readouterr()
+    load_state_dict(model, old_names, strict=True)  # raises on a mismatch
+    assert 'dropped 1 tensors of backbone.inters.* (589,824 parameters)' in \
+        ''.join(capfd.readouterr())
+
+
+def test_load_from_and_resume_take_mmpose_checkpoints(tmp_path, capfd):
+    """The Runner paths (``load_from`` of tools/test.py, ``--resume``) load
+    through the same hook: no key warnings, every weight loaded."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(
+        str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py'))
+    cfg.work_dir = str(tmp_path / 'work')
+    for split in ('train', 'val', 'test'):
+        loader = cfg[f'{split}_dataloader']
+        loader.update(num_workers=0, persistent_workers=False, batch_size=2)
+        loader.dataset.data_root = str(REPO_ROOT / 'data')
+    runner = Runner.from_cfg(cfg)
+    # an mmpose-format checkpoint: our weights, perturbed, plus mmpose's
+    # unused block; Runner meta for --resume
+    torch.manual_seed(0)
+    state_dict = {
+        k: v + torch.rand_like(v) if v.is_floating_point() else v
+        for k, v in runner.model.state_dict().items()
+    }
+    state_dict['backbone.inters.0.conv1.weight'] = torch.zeros(256, 256, 3, 3)
+    state_dict['backbone.inters.0.bn1.running_mean'] = torch.zeros(256)
+    src = tmp_path / 'mmpose_format.pth'
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(epoch=3, iter=30),
+            message_hub=runner.message_hub.state_dict()), src)
+    key = 'backbone.out_convs.0.conv.weight'
+
+    for load in (runner.load_checkpoint, lambda path: runner.resume(
+            path, resume_optimizer=False, resume_param_scheduler=False)):
+        runner.model.backbone.out_convs[0].conv.weight.data.zero_()
+        capfd.readouterr()
+        load(str(src))
+        log = ''.join(capfd.readouterr())
+        assert 'do not match exactly' not in log
+        assert 'dropped 2 tensors of backbone.inters.* (589,824 ' \
+            'parameters)' in log
+        assert torch.equal(runner.model.state_dict()[key], state_dict[key])
+    assert runner.train_loop.epoch == 3 and runner.train_loop.iter == 30

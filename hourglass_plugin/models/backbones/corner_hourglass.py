@@ -14,14 +14,18 @@ blocks with three fixes:
 3. An input side that is not a multiple of the total down-sampling (128 for
    the default 5 levels) raises a clear ``ValueError``.
 
-State-dict keys of every kept layer equal mmpose's, so an mmpose checkpoint
-loads after dropping the unused block (``tools/convert_mmpose_checkpoint.py``).
+State-dict keys of every kept layer equal mmpose's, and a state-dict
+pre-hook drops the unused block's tensors from an mmpose checkpoint while it
+loads (as mmpose's own models rename old keys on load), so mmpose's
+published HG-52 checkpoints load as they are (``init_model``, ``load_from``,
+``--resume``), with no missing or unexpected keys.
 """
 import copy
 from typing import List, Sequence, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
+from mmengine.logging import print_log
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.models.backbones.hourglass import HourglassModule
 from mmpose.models.backbones.resnet import BasicBlock, ResLayer
@@ -86,7 +90,9 @@ class CornerHourglassNet(BaseBackbone):
     ``find_unused_parameters=False``).
     The HG-52 backbone has 93,662,848 parameters here; mmpose's has
     94,843,520, of which the 1,180,672 of the unused ``inters.0`` are left
-    out.
+    out. Loading a state dict that holds them (any mmpose HG-52 checkpoint)
+    drops them first and says so once in the log
+    (:meth:`_drop_unused_inter_stack_block`).
 
     Args:
         downsample_times (int): Down-sampling levels per hourglass.
@@ -152,8 +158,7 @@ class CornerHourglassNet(BaseBackbone):
             ConvModule(
                 in_channels, 128, 7, padding=3, stride=2, norm_cfg=norm_cfg),
             ResLayer(
-                BasicBlock, 1, 128, cur_channel, stride=2,
-                norm_cfg=norm_cfg))
+                BasicBlock, 1, 128, cur_channel, stride=2, norm_cfg=norm_cfg))
 
         self.hourglass_modules = nn.ModuleList([
             CornerHourglassModule(downsample_times, stage_channels,
@@ -184,6 +189,44 @@ class CornerHourglassNet(BaseBackbone):
                 feat_channel, cur_channel, 1, norm_cfg=norm_cfg, act_cfg=None)
             for _ in range(num_stacks - 1)
         ])
+        self._register_load_state_dict_pre_hook(
+            self._drop_unused_inter_stack_block)
+
+    def _drop_unused_inter_stack_block(self, state_dict: dict, prefix: str,
+                                       *args) -> None:
+        """Remove mmpose's unused ``inters.*`` tensors before loading.
+
+        A ``torch.nn.Module`` state-dict pre-hook: torch (and mmengine's
+        ``load_checkpoint``) call it with the whole state dict being loaded
+        and this module's key prefix (``'backbone.'`` inside a pose
+        estimator). With one stack, mmpose's ``HourglassNet`` has an
+        inter-stack block ``inters.0`` (12 tensors, 1,180,672 parameters)
+        that no forward pass uses and that this backbone does not build;
+        its tensors are deleted from ``state_dict`` (in place), so they are
+        neither loaded nor reported as unexpected keys. With more stacks
+        every ``inters`` block is used and built: nothing is dropped.
+
+        Args:
+            state_dict (dict): Key -> tensor, edited in place.
+            prefix (str): This module's key prefix in ``state_dict``.
+            *args: The rest of torch's pre-hook arguments (unused).
+        """
+        if self.inters is not None:
+            return
+        unused = [k for k in state_dict if k.startswith(prefix + 'inters.')]
+        if not unused:
+            return
+        n_params = sum(state_dict[k].numel() for k in unused
+                       if not k.endswith(('running_mean', 'running_var',
+                                          'num_batches_tracked')))
+        for key in unused:
+            del state_dict[key]
+        print_log(
+            f'{type(self).__name__}: dropped {len(unused)} tensors of '
+            f'{prefix}inters.* ({n_params:,} parameters) from the loaded '
+            'state dict: the inter-stack block mmpose builds but never '
+            'uses with one stack (not built here)',
+            logger='current')
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Run the stem and every stack.
