@@ -84,3 +84,30 @@ def test_bad_inputs_and_arguments_are_rejected():
         NewellHourglassNet(num_stacks=0)
     with pytest.raises(ValueError, match='depth'):
         NewellHourglassNet(depth=0)
+
+
+def test_conv_bias_adds_exactly_the_ports_biases():
+    """conv_bias=True: a bias on the stem conv, every residual branch conv
+    and each per-stack feature conv (the PyTorch ports' layout); the default
+    network is unchanged."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # mmcv's bias warning is silenced
+        model = NewellHourglassNet(num_stacks=8, conv_bias=True)
+    total = n_params(model)
+    # 64 (stem) + residuals 64->128, 128->128: 64+64+128 each, 128->256:
+    # 128+128+256; per stack 14 residuals x (128+128+256) + 256 (features)
+    assert total - 25_373_632 == 64 + 2 * 256 + 512 + 8 * (14 * 512 + 256)
+    assert total == 25_434_112
+    assert n_params(NewellHourglassNet(num_stacks=2,
+                                       conv_bias=True)) == 6_570_400
+    assert model.stem[0].conv.bias is not None
+    assert model.out_features[0][1].conv.bias is not None
+    block = model.hourglasses[0].up1
+    assert all(c.conv.bias is not None
+               for c in (block.conv1, block.conv2, block.conv3))
+    # nothing dead: no skip conv where the widths are equal
+    assert isinstance(block.skip, nn.Identity)
+    default = NewellHourglassNet(num_stacks=1)
+    assert default.stem[0].conv.bias is None
+    assert default.hourglasses[0].up1.conv1.conv.bias is None

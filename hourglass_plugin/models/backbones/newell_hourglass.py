@@ -14,9 +14,19 @@ predicted heatmaps. The head
 decodes the last; this is mmpose's layout for Convolutional Pose Machines
 (backbone ``CPM`` + ``CPMHead(final_layer=None)``), the other network whose
 stages consume earlier predictions.
+
+The two public PyTorch ports with trained MPII weights build exactly this
+network (same stem, residual, hourglass, per-stack feature, prediction and
+merge layout; verified against princeton-vl/pytorch_stacked_hourglass
+``models/posenet.py`` + ``models/layers.py`` and bearpaw/pytorch-pose
+``pose/models/hourglass.py``), except that every one of their convolutions
+has a bias: ``conv_bias=True`` builds those biases, so their weights load
+exactly (``tools/convert_checkpoint.py``).
 """
 import copy
-from typing import List, Tuple
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, List, Tuple
 
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
@@ -28,32 +38,57 @@ from torch import Tensor, nn
 from .input_checks import check_image_batch
 
 
+@contextmanager
+def _intended_conv_bias(conv_bias: bool) -> Iterator[None]:
+    """Silence mmcv's "Unnecessary conv bias" warning when biases are asked
+    for (``conv_bias=True``): they hold the ports' trained weights."""
+    with warnings.catch_warnings():
+        if conv_bias:
+            warnings.filterwarnings('ignore', message='Unnecessary conv bias')
+        yield
+
+
 class PreActBottleneck(BaseModule):
     """Newell's residual module (Fig. 4 left; ``Residual.lua``).
 
     Pre-activation bottleneck: ``(norm-ReLU-conv1x1 C_in->C_out/2,
     norm-ReLU-conv3x3 C_out/2->C_out/2, norm-ReLU-conv1x1 C_out/2->C_out)``
-    plus an identity skip, or a 1x1 conv skip when ``C_in != C_out``.
-    Shape: (N, C_in, h, w) -> (N, C_out, h, w).
+    plus an identity skip, or a 1x1 conv skip (with bias) when
+    ``C_in != C_out``. Shape: (N, C_in, h, w) -> (N, C_out, h, w).
 
-    The branch convs have no bias (the reference's are redundant: every
-    value they shift reaches a norm layer before any non-linearity).
+    By default the branch convs have no bias: in training every value they
+    shift reaches a norm layer before any non-linearity, where the batch
+    statistics cancel it. A trained network's biases do matter at test time
+    (the running statistics were gathered with them), so
+    ``conv_bias=True`` builds them to load the PyTorch ports' weights
+    (princeton-vl's ``Residual``, bearpaw's ``Bottleneck``: same layers, same
+    order). princeton-vl's ``Residual`` also builds a 1x1 skip conv when
+    ``C_in == C_out`` and never uses it; it is not built here.
 
     Args:
         in_channels (int): C_in.
         out_channels (int): C_out (even).
         norm_cfg (dict): Normalisation layer config.
+        conv_bias (bool): Give the three branch convs a bias.
+            Defaults to False.
     """
 
-    def __init__(self, in_channels: int, out_channels: int,
-                 norm_cfg: ConfigType):
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 norm_cfg: ConfigType,
+                 conv_bias: bool = False):
         super().__init__()
         mid_channels = out_channels // 2
-        pre_act = dict(norm_cfg=norm_cfg, order=('norm', 'act', 'conv'))
-        self.conv1 = ConvModule(in_channels, mid_channels, 1, **pre_act)
-        self.conv2 = ConvModule(
-            mid_channels, mid_channels, 3, padding=1, **pre_act)
-        self.conv3 = ConvModule(mid_channels, out_channels, 1, **pre_act)
+        pre_act = dict(
+            norm_cfg=norm_cfg,
+            order=('norm', 'act', 'conv'),
+            bias=conv_bias or 'auto')
+        with _intended_conv_bias(conv_bias):
+            self.conv1 = ConvModule(in_channels, mid_channels, 1, **pre_act)
+            self.conv2 = ConvModule(
+                mid_channels, mid_channels, 3, padding=1, **pre_act)
+            self.conv3 = ConvModule(mid_channels, out_channels, 1, **pre_act)
         self.skip = (
             nn.Identity() if in_channels == out_channels else nn.Conv2d(
                 in_channels, out_channels, 1))
@@ -80,17 +115,24 @@ class NewellHourglassModule(BaseModule):
         depth (int): Number of down-sampling levels.
         channels (int): C, constant through the hourglass (256).
         norm_cfg (dict): Normalisation layer config.
+        conv_bias (bool): Biases in the residuals' branch convs (see
+            :class:`PreActBottleneck`). Defaults to False.
     """
 
-    def __init__(self, depth: int, channels: int, norm_cfg: ConfigType):
+    def __init__(self,
+                 depth: int,
+                 channels: int,
+                 norm_cfg: ConfigType,
+                 conv_bias: bool = False):
         super().__init__()
-        self.up1 = PreActBottleneck(channels, channels, norm_cfg)
+        args = (channels, channels, norm_cfg, conv_bias)
+        self.up1 = PreActBottleneck(*args)
         self.pool = nn.MaxPool2d(2, 2)
-        self.low1 = PreActBottleneck(channels, channels, norm_cfg)
+        self.low1 = PreActBottleneck(*args)
         self.low2 = (
-            NewellHourglassModule(depth - 1, channels, norm_cfg)
-            if depth > 1 else PreActBottleneck(channels, channels, norm_cfg))
-        self.low3 = PreActBottleneck(channels, channels, norm_cfg)
+            NewellHourglassModule(depth - 1, channels, norm_cfg, conv_bias)
+            if depth > 1 else PreActBottleneck(*args))
+        self.low3 = PreActBottleneck(*args)
         self.up2 = nn.Upsample(scale_factor=2, mode='nearest')
 
     def forward(self, x: Tensor) -> Tensor:
@@ -117,7 +159,9 @@ class NewellHourglassNet(BaseBackbone):
             if s is not the last stack (Fig. 4 right):
                 x = x + feature_remaps[s](feat) + prediction_remaps[s](hm_s)
 
-    With 8 stacks, F=256 and K=16: 25,373,632 parameters (1 stack: 3,417,936).
+    With 8 stacks, F=256 and K=16: 25,373,632 parameters (1 stack:
+    3,417,936); with ``conv_bias=True`` (the PyTorch ports' layout)
+    25,434,112 (2 stacks: 6,570,400).
 
     Args:
         num_keypoints (int): K, heatmap channels. Defaults to 16 (MPII).
@@ -128,6 +172,10 @@ class NewellHourglassNet(BaseBackbone):
         in_channels (int): Image channels. Defaults to 3.
         norm_cfg (dict): Normalisation layer config.
             Defaults to ``dict(type='BN', requires_grad=True)``.
+        conv_bias (bool): Give the convs followed or preceded by a norm
+            layer (stem conv, residual branch convs, per-stack feature
+            conv) a bias, as both PyTorch ports do, to hold their trained
+            weights exactly. Defaults to False (redundant in training).
         init_cfg (dict | list[dict], optional): Initialisation config;
             ``None`` keeps PyTorch's / mmcv's defaults, as the reference.
 
@@ -144,6 +192,7 @@ class NewellHourglassNet(BaseBackbone):
                  depth: int = 4,
                  in_channels: int = 3,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
+                 conv_bias: bool = False,
                  init_cfg: OptMultiConfig = None):
         norm_cfg = copy.deepcopy(norm_cfg)
         super().__init__(init_cfg=init_cfg)
@@ -155,23 +204,42 @@ class NewellHourglassNet(BaseBackbone):
         self.in_channels = in_channels
         self.downsample_factor = 4 * 2**depth
 
+        bias = conv_bias or 'auto'  # 'auto': none before/after a norm
+        with _intended_conv_bias(conv_bias):
+            stem_conv = ConvModule(
+                in_channels,
+                64,
+                7,
+                stride=2,
+                padding=3,
+                norm_cfg=norm_cfg,
+                bias=bias)
+            feature_convs = [
+                ConvModule(
+                    feat_channels,
+                    feat_channels,
+                    1,
+                    norm_cfg=norm_cfg,
+                    bias=bias) for _ in range(num_stacks)
+            ]
         self.stem = nn.Sequential(
-            ConvModule(
-                in_channels, 64, 7, stride=2, padding=3, norm_cfg=norm_cfg),
-            PreActBottleneck(64, 128, norm_cfg),  # (N, 128, H/2, W/2)
+            stem_conv,
+            PreActBottleneck(64, 128, norm_cfg,
+                             conv_bias),  # (N, 128, H/2, W/2)
             nn.MaxPool2d(2, 2),
-            PreActBottleneck(128, 128, norm_cfg),
-            PreActBottleneck(128, feat_channels, norm_cfg))  # (N, F, H/4, W/4)
+            PreActBottleneck(128, 128, norm_cfg, conv_bias),
+            PreActBottleneck(128, feat_channels, norm_cfg,
+                             conv_bias))  # (N, F, H/4, W/4)
 
         self.hourglasses = nn.ModuleList([
-            NewellHourglassModule(depth, feat_channels, norm_cfg)
+            NewellHourglassModule(depth, feat_channels, norm_cfg, conv_bias)
             for _ in range(num_stacks)
         ])
         self.out_features = nn.ModuleList([
             nn.Sequential(
-                PreActBottleneck(feat_channels, feat_channels, norm_cfg),
-                ConvModule(feat_channels, feat_channels, 1,
-                           norm_cfg=norm_cfg)) for _ in range(num_stacks)
+                PreActBottleneck(feat_channels, feat_channels, norm_cfg,
+                                 conv_bias), feature_convs[s])
+            for s in range(num_stacks)
         ])
         self.predictors = nn.ModuleList([
             nn.Conv2d(feat_channels, num_keypoints, 1)
