@@ -44,7 +44,7 @@ mkdir -p "$LOGS"
 
 echo "== [1/4] train $CONFIG on data/ -> $WORK_DIR (log: $LOGS/train.log)"
 run_stage "$LOGS/train.log" \
-  'Epoch\(train\) +\[[0-9]*0\]\[1/|Epoch\(val\) +\[[0-9]+\]\[[0-9]+/[0-9]+\] +PCK|Saving checkpoint|[Ee]rror' \
+  'Epoch\(train\) +\[[0-9]*0\]\[1/|Epoch\(val\).* PCK: |Error|Traceback' \
   "$PY" tools/train.py "$CONFIG" --work-dir "$WORK_DIR"
 CKPT="$(cat "$WORK_DIR/last_checkpoint")"
 
@@ -53,7 +53,7 @@ echo "== [2/4] loss and PCKh over the run -> $WORK_DIR/curves.png"
 head -n 3 "$LOGS/curves.log"; echo "   ..."; tail -n 2 "$LOGS/curves.log"
 
 echo "== [3/4] evaluate $CKPT (log: $LOGS/test.log)"
-run_stage "$LOGS/test.log" 'Epoch\(test\)|[Ee]rror' \
+run_stage "$LOGS/test.log" 'Epoch\(test\).* PCK: |Error|Traceback' \
   "$PY" tools/test.py "$CONFIG" "$CKPT" --work-dir "$WORK_DIR/test" \
     --out "$WORK_DIR/metrics.json" --pred-mat "$WORK_DIR/pred.mat"
 "$PY" tools/eval_mpii.py "$WORK_DIR/pred.mat" --gt data/annotations/mpii_gt_val.mat
@@ -74,14 +74,14 @@ boxes = [info['bbox'][0].tolist() for info in infos
 json.dump(boxes, open(sys.argv[2], 'w'))
 print(f'   {sys.argv[1]}: {len(boxes)} annotated person box(es)')
 PYEOF
-run_stage "$LOGS/demo.log" 'person|[Ee]rror|wrote' \
+run_stage "$LOGS/demo.log" 'person|Error|Traceback|wrote' \
   "$PY" tools/topdown_demo.py "$MPII_IMAGE" --pose-config "$CONFIG" \
     --pose-checkpoint "$CKPT" --bboxes "$WORK_DIR/mpii_bboxes.json" \
     --radius 8 --thickness 4 --out-dir "$WORK_DIR/demo"
 # COCO people through the product's multi-person path: real detector boxes
 # (score >= 0.3), every kept person of an image in one batch. The network was
 # trained on 5 MPII people only, so these poses show the path, not accuracy.
-run_stage "$LOGS/demo_coco.log" 'person|[Ee]rror|wrote' \
+run_stage "$LOGS/demo_coco.log" 'person|Error|Traceback|wrote' \
   "$PY" tools/topdown_demo.py "$COCO_DIR" --pose-config "$CONFIG" \
     --pose-checkpoint "$CKPT" \
     --det-json "$COCO_DIR/test_coco_det_AP_H_56.json" --bbox-thr 0.3 \
