@@ -1,24 +1,32 @@
-"""Train a pose model with mmengine's Runner (mmpose's ``tools/train.py`` options).
+"""Train a pose model with mmengine's Runner (mmpose's train.py options).
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]] [--amp]
-        [--auto-scale-lr] [--show-dir DIR] [--tensorboard] [--no-validate]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]]
+        [--amp] [--auto-scale-lr] [--show-dir DIR] [--tensorboard]
+        [--no-validate]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-node: ``tools/dist_train.sh CONFIG N`` (torchrun). Without a
 GPU, distributed runs use gloo and a CPU DDP wrapper
 (:func:`hourglass_plugin.engine.setup_cpu_distributed`).
+
+Faults end the run with one line, ``error: <message>`` (exit code 1): a
+non-finite loss (iteration and loss terms named, no checkpoint written after
+it), an unloadable training image (annotation file, record and image named),
+too many skipped samples. On SIGTERM/SIGUSR1 the run saves ``iter_<n>.pth``
+and exits with code 0; ``--resume auto`` continues from it, mid-epoch.
 """
 import argparse
 import os.path as osp
 import sys
 from typing import List, Optional
 
+import torch.distributed as torch_dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from hourglass_plugin.engine.cli import (  # noqa: E402
-    add_runner_args, apply_runner_args, parse_runner_args)
+from hourglass_plugin.engine import fault_tolerance  # noqa: E402
+from hourglass_plugin.engine import cli, errors  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -26,24 +34,36 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a pose model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
         help='resume from CKPT, or (no value / "auto") from the latest '
         'checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (CUDA only)')
-    parser.add_argument('--no-validate', action='store_true',
-                        help='do not evaluate checkpoints during training')
     parser.add_argument(
-        '--auto-scale-lr', action='store_true',
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (CUDA only)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
         help='scale the lr by actual / auto_scale_lr.base_batch_size')
     parser.add_argument(
-        '--vis-train-batch', type=int, metavar='N',
+        '--vis-train-batch',
+        type=int,
+        metavar='N',
         help='every N iterations save GT/prediction/heatmap images of a '
         'training batch (work_dir/<time>/vis_data/vis_image/)')
-    parser.add_argument('--tensorboard', action='store_true',
-                        help='also log to TensorBoard (work_dir/vis_data)')
-    add_runner_args(parser)
-    return parse_runner_args(parser, argv)
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also log to TensorBoard (work_dir/vis_data)')
+    cli.add_runner_args(parser)
+    return cli.parse_runner_args(parser, argv)
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
@@ -62,7 +82,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None
-    apply_runner_args(cfg, args)
+    cli.apply_runner_args(cfg, args)
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -84,17 +104,37 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                 hook.update(enable=True, interval=args.vis_train_batch)
     if args.tensorboard:
         cfg.visualizer.vis_backends = [
-            *cfg.visualizer.vis_backends, dict(type='TensorboardVisBackend')]
+            *cfg.visualizer.vis_backends,
+            dict(type='TensorboardVisBackend')
+        ]
+    fault_tolerance.use_resumable_train_loop(cfg)
     return cfg
 
 
 def main(argv: Optional[List[str]] = None) -> None:
-    """Build the Runner from the config and train."""
+    """Build the Runner from the config and train.
+
+    Raises:
+        SystemExit: ``error: <one line>`` (code 1) on a
+            :class:`~hourglass_plugin.engine.TrainingFault`; the line is
+            also written to the run's log.
+    """
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     from hourglass_plugin.engine import setup_cpu_distributed
     setup_cpu_distributed(cfg, args.launcher)
-    Runner.from_cfg(cfg).train()
+    runner = Runner.from_cfg(cfg)
+    try:
+        runner.train()
+    except errors.TrainingFault as err:
+        message = errors.fault_message(err)
+        runner.logger.error(message)
+        raise SystemExit(f'error: {message}') from None
+    finally:
+        # an undestroyed gloo group can abort the interpreter at exit
+        # ("terminate called without an active exception")
+        if torch_dist.is_available() and torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
 
 
 if __name__ == '__main__':

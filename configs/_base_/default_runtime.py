@@ -1,5 +1,6 @@
-# Runtime shared by every hourglass_plugin config (mmpose's default runtime plus
-# the plugin import, atomic checkpoints and CPU-friendly distributed settings).
+# Runtime shared by every hourglass_plugin config: mmpose's default runtime
+# plus the plugin import, atomic checkpoints, CPU-friendly distributed
+# settings and the fault-tolerance hooks (README "Failure behaviour").
 default_scope = 'mmpose'
 custom_imports = dict(imports=['hourglass_plugin'], allow_failed_imports=False)
 
@@ -24,14 +25,19 @@ custom_hooks = [
     dict(type='SyncBuffersHook'),
     # augmentation draws depend only on (seed, epoch, rank): resumable runs
     dict(type='EpochSeedHook'),
-    # GT/prediction/heatmap images of a training batch: train.py --vis-train-batch N
+    # GT/prediction/heatmap images of a training batch:
+    # tools/train.py --vis-train-batch N
     dict(type='TrainBatchVisualizationHook', enable=False),
+    # stop at the first NaN/inf loss, before a checkpoint of it is written
+    dict(type='NonFiniteLossHook', max_consecutive=1),
+    # SIGTERM/SIGUSR1 (slurm pre-emption): save iter_<n>.pth atomically, stop
+    dict(type='PreemptionCheckpointHook', signals=['SIGTERM', 'SIGUSR1']),
 ]
 
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # tools/train.py switches to gloo (and a CPU DDP wrapper) when there is no GPU
+    # tools/train.py switches to gloo (and a CPU DDP wrapper) without a GPU
     dist_cfg=dict(backend='nccl'))
 
 vis_backends = [

@@ -2,13 +2,22 @@
 from .checkpoint import (AtomicLocalBackend, allow_mmengine_checkpoint_types,
                          mmengine_checkpoint_types)
 from .distributed import CPUDistributedDataParallel, setup_cpu_distributed
+from .errors import (BadSampleError, NonFiniteLossError,
+                     TooManyBadSamplesError, TrainingFault, fault_message)
+from .fault_tolerance import (NonFiniteLossHook, PreemptionCheckpointHook,
+                              ResumableEpochBasedTrainLoop,
+                              use_resumable_train_loop)
 from .hooks import EpochSeedHook
 from .train_visualization import TrainBatchVisualizationHook
 
 allow_mmengine_checkpoint_types()
 
 __all__ = [
-    'AtomicLocalBackend', 'CPUDistributedDataParallel', 'EpochSeedHook',
-    'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_types',
-    'TrainBatchVisualizationHook', 'setup_cpu_distributed'
+    'AtomicLocalBackend', 'BadSampleError', 'CPUDistributedDataParallel',
+    'EpochSeedHook', 'NonFiniteLossError', 'NonFiniteLossHook',
+    'PreemptionCheckpointHook', 'ResumableEpochBasedTrainLoop',
+    'TooManyBadSamplesError', 'TrainingFault',
+    'allow_mmengine_checkpoint_types', 'fault_message',
+    'mmengine_checkpoint_types', 'TrainBatchVisualizationHook',
+    'setup_cpu_distributed', 'use_resumable_train_loop'
 ]
