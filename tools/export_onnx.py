@@ -2,7 +2,7 @@
 
     python tools/export_onnx.py CONFIG CHECKPOINT --out FILE.onnx
         [--input-size W H] [--opset 17] [--int8 FILE_int8.onnx]
-        [--int8-mode static|dynamic] [--threads N]
+        [--int8-mode static|dynamic] [--calib-data data/] [--threads N]
 
 CONFIG is a config path or an mmpose model-zoo config name; CHECKPOINT a
 ``.pth`` file, or ``none`` for the random initialisation (timing only).
@@ -11,33 +11,26 @@ The ONNX graph is the network ``input`` (N, 3, H, W) float32 normalised crops
 -> ``heatmaps`` (N, K, h, w) float32 of the LAST stack (what inference
 decodes), with a dynamic batch axis N; pre-processing, flip test and decoding
 stay in Python (``hourglass_plugin.deploy.BackendPoseEstimator``). After
-export the file is run in ONNX Runtime on real crops from ``data/`` (batch 1
-and batch 3) and the largest heatmap difference to eager PyTorch is printed.
-``--int8`` also writes a statically quantised model (QDQ, calibrated on real
-person crops) and prints how many decoded joints stay within 1 heatmap pixel.
+export the file is run in ONNX Runtime on real crops of the MPII people under
+``--calib-data`` (default: the repository's ``data/``; batch 1 and batch 3)
+and the largest heatmap difference to eager PyTorch is printed. ``--int8``
+also writes a statically quantised model (QDQ, calibrated on the detector
+boxes of ``--calib-data``'s COCO images) and prints how many decoded joints
+stay within 1 heatmap pixel.
 """
 import argparse
 import os.path as osp
-import sys
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from hourglass_plugin.deploy import (OrtHeatmapRunner, calibration_crops,
+                                     crop_sources, dataset_crops, export_onnx,
+                                     keypoint_agreement, model_input_size,
+                                     quantize_int8, reference_heatmaps)
+from hourglass_plugin.deploy.model_zoo import load_pose_model
 
-from hourglass_plugin.deploy import (
-    OrtHeatmapRunner,  # noqa: E402
-    dataset_crops,
-    default_calibration_crops,
-    default_crop_sources,
-    export_onnx,
-    keypoint_agreement,
-    model_input_size,
-    quantize_int8,
-    reference_heatmaps)
-from hourglass_plugin.deploy.model_zoo import load_pose_model  # noqa: E402
-
-REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DATA_DIR = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -59,6 +52,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--int8-mode', choices=['static', 'dynamic'], default='static')
     parser.add_argument(
+        '--calib-data',
+        default=DATA_DIR,
+        help='data root with the real crops that verify the export and '
+        'calibrate --int8 (default: the repository\'s data/)')
+    parser.add_argument(
         '--threads',
         type=int,
         default=torch.get_num_threads(),
@@ -66,24 +64,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def verification_crops(model, size) -> torch.Tensor:
-    """Real crops from ``data/`` (3 people) at the export size ``(W, H)``.
+def verification_crops(model, size, data_root: str) -> torch.Tensor:
+    """Real crops of the MPII people under ``data_root`` (3 people) at the
+    export size ``(W, H)``.
 
     Raises:
-        FileNotFoundError: If the embedded sample ``data/`` is missing.
+        FileNotFoundError: If ``data_root`` has no
+            ``annotations/mpii_val.json``.
     """
-    sources = default_crop_sources(REPO_ROOT)
+    sources = crop_sources(data_root)
     if 'mpii' not in sources:
-        raise FileNotFoundError(f'{REPO_ROOT}/data/annotations/mpii_val.json '
+        raise FileNotFoundError(f'{data_root}/annotations/mpii_val.json '
                                 'is needed to verify the export')
-    crops = dataset_crops(model, sources['mpii'], max_crops=3)
-    if tuple(crops.shape[2:]) != (size[1], size[0]):
-        crops = F.interpolate(
-            crops,
-            size=(size[1], size[0]),
-            mode='bilinear',
-            align_corners=False)
-    return crops
+    return resize_crops(
+        dataset_crops(model, sources['mpii'], max_crops=3), size)
+
+
+def resize_crops(crops: torch.Tensor, size) -> torch.Tensor:
+    """(N, 3, H', W') crops resized (bilinear) to ``size`` ``(W, H)``."""
+    if tuple(crops.shape[2:]) == (size[1], size[0]):
+        return crops
+    return F.interpolate(
+        crops, size=(size[1], size[0]), mode='bilinear', align_corners=False)
 
 
 def main(argv=None) -> dict:
@@ -94,7 +96,7 @@ def main(argv=None) -> dict:
     model = load_pose_model(args.config, checkpoint, device='cpu')
     size = tuple(args.input_size or model_input_size(model))
     export_onnx(model, args.out, input_size=size, opset=args.opset)
-    crops = verification_crops(model, size)
+    crops = verification_crops(model, size, args.calib_data)
     reference = reference_heatmaps(model, crops)
     runner = OrtHeatmapRunner(args.out, threads=args.threads)
     single = torch.cat([runner(c[None]) for c in crops])
@@ -112,13 +114,8 @@ def main(argv=None) -> dict:
     if args.int8:
         calib = None
         if args.int8_mode == 'static':
-            calib = default_calibration_crops(model)
-            if tuple(calib.shape[2:]) != (size[1], size[0]):
-                calib = F.interpolate(
-                    calib,
-                    size=(size[1], size[0]),
-                    mode='bilinear',
-                    align_corners=False)
+            calib = resize_crops(
+                calibration_crops(model, args.calib_data), size)
         quantize_int8(args.out, args.int8, calib, mode=args.int8_mode)
         int8 = OrtHeatmapRunner(args.int8, threads=args.threads)(crops)
         agreement = keypoint_agreement(model, reference, int8, size)

@@ -2,46 +2,31 @@
 
     python tools/model_complexity.py CONFIG [--shape H W]
 
-Counts with mmengine's ``get_model_complexity_info`` (fvcore's counter) on
-the network forward (backbone + head, one image, no flip test, no decoding).
-Its "FLOPs" count one fused multiply-add as one operation, i.e. they are
-MACs, the convention of mmpose's model zoo and ``get_flops.py``; operators
-without a counter (batch norm, additions, pooling, up-sampling) add nothing
-and are listed in mmengine's "Unsupported operator" warnings. The input size
-defaults to the config's ``codec.input_size``.
+CONFIG is a config path or an mmpose model-zoo name. Counts with
+``hourglass_plugin.benchmark.model_complexity`` (mmengine's
+``get_model_complexity_info``, as mmpose's ``get_flops.py``; the counter
+``tools/benchmark.py`` uses too) on the network forward (backbone + head,
+one image, no flip test, no decoding). Its "FLOPs" count one fused
+multiply-add as one operation, i.e. they are MACs, the convention of mmpose's
+model zoo; operators without a counter (batch norm, additions, pooling,
+up-sampling) add nothing and are listed in mmengine's "Unsupported operator"
+warnings. The input size defaults to the config's ``codec.input_size``.
 """
 import argparse
 import os.path as osp
 import sys
 from typing import Dict, Optional, Sequence, Tuple
 
-import torch
-from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def input_size_of(cfg: Config) -> Tuple[int, int]:
-    """(H, W) in input pixels from ``cfg.codec.input_size`` (W, H).
-
-    Raises:
-        ValueError: If the config has no ``codec.input_size``.
-    """
-    codec = cfg.get('codec')
-    if not codec or 'input_size' not in codec:
-        raise ValueError(
-            'the config has no codec.input_size; pass --shape H W')
-    width, height = codec['input_size']
-    return int(height), int(width)
+from hourglass_plugin.benchmark import model_complexity
+from hourglass_plugin.deploy.model_zoo import load_pose_model
 
 
 def complexity(config: str,
                shape: Optional[Tuple[int, int]] = None) -> Dict[str, object]:
-    """Measure a config's model.
+    """Measure a config's model (random initial weights).
 
     Args:
-        config (str): Config file.
+        config (str): Config file or mmpose model-zoo name.
         shape (tuple[int, int], optional): Input (H, W) in pixels; defaults
             to the config's codec input size.
 
@@ -49,22 +34,15 @@ def complexity(config: str,
         dict: ``shape`` (H, W), ``params`` / ``backbone_params`` /
         ``head_params`` (counts), ``flops`` (multiply-adds of one image).
     """
-    from mmpose.apis import init_model
-    cfg = Config.fromfile(config)
-    height, width = shape or input_size_of(cfg)
-    model = init_model(cfg, checkpoint=None, device='cpu')
-    model.forward = model._forward  # tensors in, heatmaps out
-    info = get_model_complexity_info(
-        model,
-        inputs=(torch.zeros(1, 3, height, width), ),
-        show_table=False,
-        show_arch=False)
+    model = load_pose_model(config, None, device='cpu')
+    result = model_complexity(model, shape[::-1] if shape else None)
+    width, height = result['input_size']
     return dict(
         shape=(height, width),
-        params=info['params'],
-        backbone_params=sum(p.numel() for p in model.backbone.parameters()),
-        head_params=sum(p.numel() for p in model.head.parameters()),
-        flops=info['flops'])
+        params=result['params'],
+        backbone_params=result['backbone_params'],
+        head_params=result['head_params'],
+        flops=result['macs'])
 
 
 def format_table(config: str, result: Dict[str, object]) -> str:
@@ -81,8 +59,10 @@ def format_table(config: str, result: Dict[str, object]) -> str:
     ]
     width0 = max(len(r[0]) for r in rows)
     width1 = max(len(r[1]) for r in rows)
-    lines = [f'| {"":<{width0}} | {"":<{width1}} |',
-             f'|{"-" * (width0 + 2)}|{"-" * (width1 + 2)}|']
+    lines = [
+        f'| {"":<{width0}} | {"":<{width1}} |',
+        f'|{"-" * (width0 + 2)}|{"-" * (width1 + 2)}|'
+    ]
     lines += [f'| {a:<{width0}} | {b:<{width1}} |' for a, b in rows]
     return '\n'.join(lines)
 
@@ -91,9 +71,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Print the complexity table of a config; return the exit status."""
     parser = argparse.ArgumentParser(
         description='Parameters and FLOPs of a pose model config')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', help='config file or mmpose model name')
     parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'),
+        '--shape',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
         help='input height and width in pixels (default: codec.input_size)')
     args = parser.parse_args(argv)
     result = complexity(args.config, tuple(args.shape) if args.shape else None)

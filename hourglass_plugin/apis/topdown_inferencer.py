@@ -25,13 +25,9 @@ from mmengine.structures import InstanceData
 from mmpose.apis import inference_topdown, init_model
 from mmpose.structures import PoseDataSample, merge_data_samples
 
+from ..deploy.backends import BACKENDS
 from .bbox_sources import BBoxSource, check_bboxes, select_person_boxes
 from .image_io import ImageInput, load_image
-
-#: 'pytorch' (the eager mmpose model) and the fast paths of
-#: ``hourglass_plugin.deploy`` (ONNX Runtime fp32 / int8, bf16, compile, ...)
-BACKENDS = ('pytorch', 'eager', 'channels_last', 'compile', 'onnx', 'int8',
-            'int8-dynamic', 'bf16', 'fp16')
 
 
 @dataclass
@@ -125,6 +121,10 @@ class HourglassTopdownInferencer:
             (``tools/export_onnx.py``) for the ONNX backends; without it the
             model is exported (and for ``'int8'`` calibrated) at start-up.
         threads (int, optional): ONNX Runtime intra-op threads.
+        calib_data (str | Tensor | dict, optional): what ``'int8'`` is
+            calibrated on without ``onnx_file``: a data root such as the
+            repository's ``data/``, real crops, or a dataset config
+            (``deploy.calibration_crops``).
 
     Raises:
         ValueError: unknown ``backend``.
@@ -142,7 +142,8 @@ class HourglassTopdownInferencer:
                  max_heatmap_bytes: int = 2 << 30,
                  backend: str = 'pytorch',
                  onnx_file: Optional[str] = None,
-                 threads: Optional[int] = None) -> None:
+                 threads: Optional[int] = None,
+                 calib_data=None) -> None:
         if backend not in BACKENDS:
             raise ValueError(f'backend {backend!r} is not one of {BACKENDS}')
         self.backend = backend
@@ -152,7 +153,11 @@ class HourglassTopdownInferencer:
         if backend != 'pytorch':
             from ..deploy import BackendPoseEstimator, build_heatmap_runner
             runner = build_heatmap_runner(
-                self.model, backend, threads=threads, onnx_file=onnx_file)
+                self.model,
+                backend,
+                threads=threads,
+                onnx_file=onnx_file,
+                calib_data=calib_data)
             self.pose_estimator = BackendPoseEstimator(self.model, runner)
         self.bbox_source = bbox_source
         self.bbox_thr = bbox_thr

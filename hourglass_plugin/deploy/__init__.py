@@ -10,15 +10,15 @@ Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
                                          build_heatmap_runner)
 
     model = init_model(config, checkpoint, device='cpu')
-    runner = build_heatmap_runner(model, 'onnx', threads=2,
-                                  onnx_file='hg52.onnx')  # or export now
+    runner = build_heatmap_runner(model, 'int8', threads=2,
+                                  calib_data='data/')  # or onnx_file=...
     fast = BackendPoseEstimator(model, runner)
     results = inference_topdown(fast, 'image.jpg', bboxes)  # flip test kept
 """
 from .agreement import decode_keypoints, keypoint_agreement
 from .backends import (BACKENDS, ONNX_BACKENDS, build_heatmap_runner,
-                       default_calibration_crops, onnx_paths, prepare_onnx)
-from .crops import dataset_crops, default_crop_sources
+                       onnx_paths, prepare_onnx)
+from .crops import calibration_crops, crop_sources, dataset_crops
 from .estimator import BackendPoseEstimator
 from .heatmap_net import (LastStackHeatmaps, last_stack, model_input_size,
                           reference_heatmaps)
@@ -30,8 +30,7 @@ from .torch_runner import TorchHeatmapRunner
 __all__ = [
     'BACKENDS', 'ONNX_BACKENDS', 'BackendPoseEstimator', 'LastStackHeatmaps',
     'OrtHeatmapRunner', 'TorchHeatmapRunner', 'build_heatmap_runner',
-    'dataset_crops', 'decode_keypoints', 'default_calibration_crops',
-    'default_crop_sources', 'export_onnx', 'keypoint_agreement', 'last_stack',
-    'model_input_size', 'onnx_paths', 'prepare_onnx', 'quantize_int8',
-    'reference_heatmaps'
+    'calibration_crops', 'crop_sources', 'dataset_crops', 'decode_keypoints',
+    'export_onnx', 'keypoint_agreement', 'last_stack', 'model_input_size',
+    'onnx_paths', 'prepare_onnx', 'quantize_int8', 'reference_heatmaps'
 ]

@@ -3,6 +3,7 @@
 =================  =========================================================
 backend            what runs the network ``crops -> last-stack heatmaps``
 =================  =========================================================
+``pytorch``        the model itself (API default); here the same as eager
 ``eager``          PyTorch fp32 (the reference)
 ``channels_last``  PyTorch fp32, NHWC weights and activations
 ``compile``        PyTorch fp32, ``torch.compile`` (inductor)
@@ -19,47 +20,22 @@ and :mod:`hourglass_plugin.deploy.agreement` measures by how much.
 """
 import os.path as osp
 import tempfile
-from pathlib import Path
 from typing import Optional
 
-from torch import Tensor, nn
+from torch import nn
 
-from .crops import dataset_crops, default_crop_sources
+from .crops import CalibData, calibration_crops
 from .onnx_export import export_onnx
 from .ort_runner import OrtHeatmapRunner
 from .quantization import quantize_int8
 from .torch_runner import TorchHeatmapRunner
 
-BACKENDS = ('eager', 'channels_last', 'compile', 'onnx', 'int8',
+#: every inference path, for the API, the demo and the benchmark alike;
+#: ``'pytorch'`` is the model's own ``test_step`` in the API
+#: (``HourglassTopdownInferencer``) and the eager runner here
+BACKENDS = ('pytorch', 'eager', 'channels_last', 'compile', 'onnx', 'int8',
             'int8-dynamic', 'bf16', 'fp16')
 ONNX_BACKENDS = ('onnx', 'int8', 'int8-dynamic')
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def default_calibration_crops(pose_model: nn.Module,
-                              repo_root: Optional[str] = None) -> Tensor:
-    """Real crops for int8 calibration: detector boxes on the COCO sample
-    (``coco_det``), else the MPII sample in ``data/``; plus their mirrors.
-
-    Args:
-        pose_model (nn.Module): The estimator (its test pipeline is used).
-        repo_root (str, optional): Repository root; defaults to the checkout
-            this package lives in.
-
-    Returns:
-        Tensor: (N, 3, H, W) normalised crops.
-
-    Raises:
-        FileNotFoundError: If neither data source exists (installed without
-            the repository's data): pass ``calib_crops`` yourself.
-    """
-    sources = default_crop_sources(str(repo_root or REPO_ROOT))
-    for name in ('coco_det', 'mpii'):
-        if name in sources:
-            return dataset_crops(pose_model, sources[name], flip=True)
-    raise FileNotFoundError(
-        f'no calibration images under {repo_root or REPO_ROOT}/data or '
-        '../shared/data; pass calib_crops (N, 3, H, W) real crops')
 
 
 def onnx_paths(work_dir: str, name: str) -> dict:
@@ -80,7 +56,7 @@ def prepare_onnx(pose_model: nn.Module,
                  backend: str,
                  work_dir: str,
                  name: str = 'model',
-                 calib_crops: Optional[Tensor] = None,
+                 calib_data: Optional[CalibData] = None,
                  reuse: bool = False) -> str:
     """Export (and quantise) the model for an ONNX backend.
 
@@ -89,8 +65,9 @@ def prepare_onnx(pose_model: nn.Module,
         backend (str): ``'onnx'``, ``'int8'`` or ``'int8-dynamic'``.
         work_dir (str): Folder for the files (see :func:`onnx_paths`).
         name (str): File name stem.
-        calib_crops (Tensor, optional): Real crops for ``int8``; defaults to
-            :func:`default_calibration_crops`.
+        calib_data (Tensor | str | dict, optional): Calibration data for
+            ``int8`` (see :func:`~.crops.calibration_crops`: crops, a data
+            root such as ``data/``, or a dataset config); required there.
         reuse (bool): Keep files that already exist (the caller guarantees
             they come from the same weights).
 
@@ -98,10 +75,14 @@ def prepare_onnx(pose_model: nn.Module,
         str: The ONNX file for ``backend``.
 
     Raises:
-        ValueError: If ``backend`` is not an ONNX backend.
+        ValueError: If ``backend`` is not an ONNX backend, or ``int8``
+            without ``calib_data``.
+        FileNotFoundError: A calibration data root without images.
     """
     if backend not in ONNX_BACKENDS:
         raise ValueError(f'{backend!r} is not one of {ONNX_BACKENDS}')
+    if backend == 'int8' and calib_data is None:
+        calibration_crops(pose_model, None)  # the clear error, before export
     paths = onnx_paths(work_dir, name)
     if not (reuse and osp.isfile(paths['onnx'])):
         export_onnx(pose_model, paths['onnx'])
@@ -110,9 +91,8 @@ def prepare_onnx(pose_model: nn.Module,
         return target
     if backend == 'int8-dynamic':
         return quantize_int8(paths['onnx'], target, mode='dynamic')
-    if calib_crops is None:
-        calib_crops = default_calibration_crops(pose_model)
-    return quantize_int8(paths['onnx'], target, calib_crops, mode='static')
+    return quantize_int8(paths['onnx'], target,
+                         calibration_crops(pose_model, calib_data))
 
 
 def build_heatmap_runner(pose_model: nn.Module,
@@ -120,7 +100,7 @@ def build_heatmap_runner(pose_model: nn.Module,
                          threads: Optional[int] = None,
                          work_dir: Optional[str] = None,
                          onnx_file: Optional[str] = None,
-                         calib_crops: Optional[Tensor] = None):
+                         calib_data: Optional[CalibData] = None):
     """The runner ``(N, 3, H, W) crops -> (N, K, h, w) heatmaps`` of a
     backend.
 
@@ -135,13 +115,17 @@ def build_heatmap_runner(pose_model: nn.Module,
             session has loaded them.
         onnx_file (str, optional): An existing ONNX file for an ONNX backend
             (from ``tools/export_onnx.py``); nothing is exported then.
-        calib_crops (Tensor, optional): Real crops for ``int8`` calibration.
+        calib_data (Tensor | str | dict, optional): What ``int8`` is
+            calibrated on (crops, a data root such as ``data/``, or a dataset
+            config; see :func:`~.crops.calibration_crops`); required for
+            ``int8`` without ``onnx_file``.
 
     Returns:
         callable: A :class:`TorchHeatmapRunner` or :class:`OrtHeatmapRunner`.
 
     Raises:
-        ValueError: Unknown backend.
+        ValueError: Unknown backend, or ``int8`` to quantise without
+            ``calib_data``.
     """
     if backend not in BACKENDS:
         raise ValueError(f'unknown backend {backend!r}; choose from '
@@ -152,12 +136,12 @@ def build_heatmap_runner(pose_model: nn.Module,
             return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
         if work_dir is not None:
             onnx_file = prepare_onnx(
-                pose_model, backend, work_dir, calib_crops=calib_crops)
+                pose_model, backend, work_dir, calib_data=calib_data)
             return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
         # the session holds the model in memory: the files can go right away
         with tempfile.TemporaryDirectory(prefix='hourglass_onnx_') as tmp:
             onnx_file = prepare_onnx(
-                pose_model, backend, tmp, calib_crops=calib_crops)
+                pose_model, backend, tmp, calib_data=calib_data)
             return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
     if backend in ('bf16', 'fp16'):
         return TorchHeatmapRunner(pose_model, precision=backend)

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hourglass_plugin.deploy import (dataset_crops, default_crop_sources,
-                                     export_onnx)
+from hourglass_plugin.deploy import crop_sources, dataset_crops, export_onnx
 from hourglass_plugin.deploy.model_zoo import load_pose_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,19 +39,19 @@ def sample_model():
 
 
 @pytest.fixture(scope='session')
-def crop_sources():
+def real_sources(data_dir):
     """Dataset configs of the real crops (data/ MPII and COCO)."""
-    sources = default_crop_sources(str(REPO_ROOT))
+    sources = crop_sources(data_dir)
     assert {'mpii', 'coco_gt', 'coco_det'} <= set(sources), sources
     return sources
 
 
 @pytest.fixture(scope='session')
-def real_crops(sample_model, crop_sources):
+def real_crops(sample_model, real_sources):
     """{source: (2N, 3, 128, 128) crops and their mirrors} for MPII people
     of data/ and the COCO ground-truth people of data/coco_multi."""
     return {
-        name: dataset_crops(sample_model, crop_sources[name], flip=True)
+        name: dataset_crops(sample_model, real_sources[name], flip=True)
         for name in ('mpii', 'coco_gt')
     }
 

@@ -9,13 +9,28 @@ import torch
 
 from hourglass_plugin.deploy import (BackendPoseEstimator, OrtHeatmapRunner,
                                      TorchHeatmapRunner, build_heatmap_runner,
-                                     dataset_crops, keypoint_agreement,
-                                     last_stack, quantize_int8,
-                                     reference_heatmaps)
+                                     calibration_crops, dataset_crops,
+                                     keypoint_agreement, last_stack,
+                                     quantize_int8, reference_heatmaps)
 from hourglass_plugin.deploy.quantization import output_node_names
 
 INPUT_SIZE = (128, 128)
 K = 16
+
+# Random-init weights give flat heatmaps (peak ~3e3, no clear maximum), so
+# any rounding moves some argmaxes; what a working reduced-precision path
+# keeps is the heatmaps' shape. Measured on this model and data/ (2 cores,
+# onnxruntime 1.32): int8 static 0.045-0.050 relative L2 error and 88-91% of
+# joints within 1 heatmap px, int8 dynamic 0.038 / 92%, bf16 0.010 / 98%. A
+# broken path (wrong scales, wrong layout, unquantised output) is off by
+# ~1.0. The >= 99% figures on TRAINED networks: test_int8_trained.py.
+RANDOM_MAX_REL_ERR = {'int8': 0.10, 'int8-dynamic': 0.10, 'bf16': 0.03}
+RANDOM_MIN_SHARE = {'int8': 0.80, 'int8-dynamic': 0.80, 'bf16': 0.95}
+
+
+def relative_error(ref: torch.Tensor, out: torch.Tensor) -> float:
+    """||out - ref|| / ||ref|| over all heatmaps (L2)."""
+    return float((out - ref).norm() / ref.norm())
 
 
 def exact_tol(ref: torch.Tensor) -> float:
@@ -58,9 +73,9 @@ def test_exact_torch_paths(sample_model, real_crops, backend):
 
 
 def test_int8_static_quantises_and_reports_agreement(sample_model, sample_onnx,
-                                                     real_crops, crop_sources,
+                                                     real_crops, real_sources,
                                                      tmp_path):
-    calib = dataset_crops(sample_model, crop_sources['coco_det'], flip=True)
+    calib = dataset_crops(sample_model, real_sources['coco_det'], flip=True)
     int8_file = quantize_int8(sample_onnx, str(tmp_path / 'int8.onnx'), calib)
     graph = onnx.load(int8_file).graph
     ops = [node.op_type for node in graph.node]
@@ -75,7 +90,8 @@ def test_int8_static_quantises_and_reports_agreement(sample_model, sample_onnx,
         out = runner(crops)
         assert out.shape == ref.shape
         agreement = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)
-        assert 0.0 <= agreement['share'] <= 1.0
+        assert agreement['share'] >= RANDOM_MIN_SHARE['int8'], name
+        assert relative_error(ref, out) <= RANDOM_MAX_REL_ERR['int8'], name
         assert agreement['joints'] == len(crops) * K
         # quantisation really changed the numbers
         assert agreement['max_abs_diff'] > exact_tol(ref)
@@ -88,7 +104,9 @@ def test_int8_dynamic_runs(sample_model, sample_onnx, real_crops, tmp_path):
     out = OrtHeatmapRunner(int8_file, threads=2)(crops)
     ref = reference_heatmaps(sample_model, crops)
     share = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)['share']
-    assert 0.0 <= share <= 1.0
+    assert share >= RANDOM_MIN_SHARE['int8-dynamic']
+    assert relative_error(ref, out) <= RANDOM_MAX_REL_ERR['int8-dynamic']
+    assert (out - ref).abs().max() > exact_tol(ref)
 
 
 def test_bf16_autocast_runs_in_reduced_precision(sample_model, real_crops):
@@ -97,7 +115,8 @@ def test_bf16_autocast_runs_in_reduced_precision(sample_model, real_crops):
     out = TorchHeatmapRunner(sample_model, precision='bf16')(crops)
     assert out.dtype == torch.float32 and out.shape == ref.shape
     agreement = keypoint_agreement(sample_model, ref, out, INPUT_SIZE)
-    assert 0.0 <= agreement['share'] <= 1.0
+    assert agreement['share'] >= RANDOM_MIN_SHARE['bf16']
+    assert relative_error(ref, out) <= RANDOM_MAX_REL_ERR['bf16']
     assert agreement['max_abs_diff'] > exact_tol(ref)
 
 
@@ -123,6 +142,12 @@ def test_bad_inputs_raise(sample_model, sample_onnx, tmp_path):
         build_heatmap_runner(sample_model, 'tensorrt')
     with pytest.raises(ValueError, match='calib_crops'):
         quantize_int8(sample_onnx, str(tmp_path / 'q.onnx'), None)
+    with pytest.raises(ValueError, match='calibration data'):
+        build_heatmap_runner(sample_model, 'int8')
+    with pytest.raises(FileNotFoundError, match='no calibration images'):
+        build_heatmap_runner(sample_model, 'int8', calib_data=str(tmp_path))
+    with pytest.raises(ValueError, match=r'\(N>=1, 3, H, W\)'):
+        calibration_crops(sample_model, torch.zeros(0, 3, 128, 128))
     with pytest.raises(ValueError, match='fp16'):
         TorchHeatmapRunner(sample_model, precision='fp16')
     with pytest.raises(TypeError, match='heatmaps'):
@@ -141,6 +166,15 @@ def test_estimator_rejects_a_runner_with_the_wrong_batch(
     assert sample_model.test_cfg['flip_test']  # runner sees 2 x 2 crops
     with pytest.raises(ValueError, match='for 4 crops'):
         one_map.heatmaps(crops, flip_indices)
+
+
+def test_int8_calibrates_on_the_data_root_it_is_given(sample_model, data_dir,
+                                                      real_crops):
+    runner = build_heatmap_runner(
+        sample_model, 'int8', threads=1, calib_data=str(data_dir))
+    crops = real_crops['coco_gt']
+    ref = reference_heatmaps(sample_model, crops)
+    assert relative_error(ref, runner(crops)) <= RANDOM_MAX_REL_ERR['int8']
 
 
 def test_onnx_export_without_work_dir_leaves_no_files(sample_model,
