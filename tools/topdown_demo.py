@@ -45,6 +45,7 @@ from hourglass_plugin.apis import (BACKENDS, CocoDetectionFile,
                                    MMDetPersonDetector, build_pose_visualizer,
                                    draw_result)
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
@@ -112,6 +113,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Namespace:
     parser.add_argument(
         '--onnx-file', help='exported ONNX pose model (tools/export_onnx.py) '
         'for --backend onnx/int8; exported at start-up when omitted')
+    parser.add_argument(
+        '--calib-data',
+        default=osp.join(REPO_ROOT, 'data'),
+        help='data root whose real person crops calibrate --backend int8 '
+        '(default: the repository\'s data/)')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument(
         '--draw-heatmap',
@@ -216,7 +222,8 @@ def build_inferencer(args: Namespace) -> HourglassTopdownInferencer:
         whole_image_fallback=args.whole_image_fallback,
         output_heatmaps=args.draw_heatmap,
         backend=args.backend,
-        onnx_file=args.onnx_file)
+        onnx_file=args.onnx_file,
+        calib_data=args.calib_data)
 
 
 def run_images(args: Namespace, inferencer: HourglassTopdownInferencer,
