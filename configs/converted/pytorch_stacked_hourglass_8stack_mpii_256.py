@@ -16,7 +16,11 @@
 # equal is never used and not built here. Input: RGB / 255, no mean (their
 # test.py: inp = img / 255); 256x256 -> 64x64 heatmaps; flip test averages
 # the heatmaps of the image and of its mirror, flipped back with no shift
-# (their test.py). Keypoints are decoded by mmpose's codec.
+# (their test.py). Keypoints are decoded by mmpose's codec (their decoder adds
+# half a heatmap pixel more). Crops: theirs are 200 x scale px around the
+# centre of pose-hg-train's annot .h5 files, whose scale already holds the
+# x1.25 padding (pose-hg-train issue #32): mmpose's GetBBoxCenterScale
+# padding 1.25 on the HRNet-format scale here.
 _base_ = ['../newell_hourglass8_mpii_256.py']
 
 num_stacks = 8
