@@ -1,15 +1,21 @@
 """MPII Human Pose from HRNet-format annotations (``MPIIPoseDataset``)."""
 import json
+import logging
 import os.path as osp
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.fileio import exists, get_local_path, join_path
+from mmengine.logging import print_log
 from mmengine.utils import is_abs
 from mmpose.datasets.datasets.body import MpiiDataset
 from mmpose.registry import DATASETS
 from mmpose.structures.bbox import bbox_cs2xyxy
 
+from ..engine.data_check import (ImageLoadFailure, check_samples,
+                                 find_image_loader, guard_image_loading)
+from ..engine.errors import (BadSampleError, DatasetCheckError,
+                             TooManyBadSamplesError)
 from ..mpii import (MPII_HEAD_JOINTS, NUM_MPII_JOINTS, head_sizes,
                     load_headboxes)
 
@@ -73,10 +79,33 @@ class MPIIPoseDataset(MpiiDataset):
         data_prefix (dict): ``dict(img='images/')`` for the standard layout.
         filter_cfg, indices, serialize_data, pipeline, test_mode, lazy_init,
         max_refetch: as in mmengine's ``BaseDataset``.
+        check_images (bool): At initialisation, decode every image once
+            with the pipeline's loader (and strictly with Pillow) and check
+            that visible joints lie inside their image
+            (:func:`hourglass_plugin.engine.data_check.check_samples`, as
+            ``tools/check_dataset.py``). Defaults to False.
+        skip_bad_images (bool): Training only. A record whose image fails to
+            load (found by ``check_images`` or when the pipeline loads it)
+            is skipped with a warning naming the annotation file, record
+            and image, instead of stopping the run; the sample is replaced
+            by another, random one (mmengine's refetch). Defaults to False.
+        max_bad_fraction (float): With ``skip_bad_images``, the run stops
+            (:class:`~hourglass_plugin.engine.TooManyBadSamplesError`) once
+            more than this fraction of the records were skipped. Found while
+            loading, the count is per data-loading process (exact with
+            ``num_workers=0``; ``check_images`` counts exactly).
+            Defaults to 0.01.
 
     Raises:
         FileNotFoundError: a missing annotation file, head-box file, or
             image (the message names the annotation file and record index).
+        DatasetCheckError: ``check_images`` found bad records (all listed)
+            and ``skip_bad_images`` is off or ``test_mode`` is on.
+        BadSampleError: (when a sample is loaded) its image cannot be
+            loaded and ``skip_bad_images`` is off or ``test_mode`` is on;
+            one line: ``<ann_file>, record <i>: cannot load image <path>:
+            <why>``.
+        TooManyBadSamplesError: more than ``max_bad_fraction`` skipped.
         ValueError: unreadable json; a record that is not an object, lacks a
             key, has a joint array that is not 16 x 2, non-finite values,
             ``joints_vis`` not 0/1, ``scale <= 0``, or a non-numeric image
@@ -108,7 +137,17 @@ class MPIIPoseDataset(MpiiDataset):
                  pipeline: List[Union[dict, Callable]] = [],
                  test_mode: bool = False,
                  lazy_init: bool = False,
-                 max_refetch: int = 1000) -> None:
+                 max_refetch: int = 1000,
+                 check_images: bool = False,
+                 skip_bad_images: bool = False,
+                 max_bad_fraction: float = 0.01) -> None:
+        if not 0 <= max_bad_fraction <= 1:
+            raise ValueError(f'max_bad_fraction must be in [0, 1], got '
+                             f'{max_bad_fraction}')
+        self.check_images = check_images
+        self.skip_bad_images = skip_bad_images
+        self.max_bad_fraction = max_bad_fraction
+        self.skipped: Dict[int, str] = {}  # record index -> message
         super().__init__(
             ann_file=ann_file,
             bbox_file=None,
@@ -124,6 +163,58 @@ class MPIIPoseDataset(MpiiDataset):
             test_mode=test_mode,
             lazy_init=lazy_init,
             max_refetch=max_refetch)
+        guard_image_loading(self.pipeline)
+
+    def filter_data(self) -> List[dict]:
+        """mmpose's filtering, then, with ``check_images``, the pre-flight
+        check (bad records dropped when ``skip_bad_images``)."""
+        data_list = super().filter_data()
+        if not self.check_images:
+            return data_list
+        problems = check_samples(data_list, self.ann_file,
+                                 find_image_loader(self.pipeline.transforms),
+                                 self.metainfo.get('keypoint_id2name'))
+        if not problems:
+            return data_list
+        if not self.skip_bad_images or self.test_mode:
+            raise DatasetCheckError(
+                f'{len(problems)} bad record(s) in {self.ann_file} '
+                '(check_images=True):\n' + '\n'.join(str(p) for p in problems))
+        bad = {p.index for p in problems}
+        for problem in problems:
+            self._skip(problem.index, str(problem), len(data_list))
+        return [info for info in data_list if info['id'] not in bad]
+
+    def prepare_data(self, idx: int) -> Any:
+        """mmpose's ``prepare_data``; an image that fails to load raises
+        :class:`BadSampleError` or, with ``skip_bad_images`` in training,
+        is skipped (``None``: mmengine fetches another index)."""
+        try:
+            return super().prepare_data(idx)
+        except ImageLoadFailure as failure:
+            info = self.get_data_info(idx)
+            message = (f"{self.ann_file}, record {info['id']}: cannot load "
+                       f"image {info['img_path']}: {failure}")
+            if not self.skip_bad_images or self.test_mode:
+                raise BadSampleError(message) from None
+            self._skip(info['id'], message, len(self))
+            return None
+
+    def _skip(self, index: int, message: str, num_records: int) -> None:
+        """Count and log a skipped record; stop past ``max_bad_fraction``."""
+        if index in self.skipped:
+            return
+        self.skipped[index] = message
+        print_log(
+            f'skipped ({len(self.skipped)} so far): {message}',
+            logger='current',
+            level=logging.WARNING)
+        if len(self.skipped) > self.max_bad_fraction * num_records:
+            raise TooManyBadSamplesError(
+                f'{len(self.skipped)} of {num_records} records of '
+                f'{self.ann_file} skipped, more than max_bad_fraction='
+                f'{self.max_bad_fraction}; first: '
+                f'{next(iter(self.skipped.values()))}')
 
     def _join_prefix(self) -> None:
         """Join ``data_root`` with ``ann_file``, ``data_prefix`` and

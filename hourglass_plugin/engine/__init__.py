@@ -1,8 +1,9 @@
 """Engine helpers: CPU distributed training and safe checkpoint I/O."""
 from .checkpoint import (AtomicLocalBackend, allow_mmengine_checkpoint_types,
                          mmengine_checkpoint_types)
+from .data_check import SampleProblem, check_samples
 from .distributed import CPUDistributedDataParallel, setup_cpu_distributed
-from .errors import (BadSampleError, NonFiniteLossError,
+from .errors import (BadSampleError, DatasetCheckError, NonFiniteLossError,
                      TooManyBadSamplesError, TrainingFault, fault_message)
 from .fault_tolerance import (NonFiniteLossHook, PreemptionCheckpointHook,
                               ResumableEpochBasedTrainLoop,
@@ -14,9 +15,9 @@ allow_mmengine_checkpoint_types()
 
 __all__ = [
     'AtomicLocalBackend', 'BadSampleError', 'CPUDistributedDataParallel',
-    'EpochSeedHook', 'NonFiniteLossError', 'NonFiniteLossHook',
-    'PreemptionCheckpointHook', 'ResumableEpochBasedTrainLoop',
-    'TooManyBadSamplesError', 'TrainingFault',
+    'DatasetCheckError', 'SampleProblem', 'check_samples', 'EpochSeedHook',
+    'NonFiniteLossError', 'NonFiniteLossHook', 'PreemptionCheckpointHook',
+    'ResumableEpochBasedTrainLoop', 'TooManyBadSamplesError', 'TrainingFault',
     'allow_mmengine_checkpoint_types', 'fault_message',
     'mmengine_checkpoint_types', 'TrainBatchVisualizationHook',
     'setup_cpu_distributed', 'use_resumable_train_loop'

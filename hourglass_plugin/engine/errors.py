@@ -26,6 +26,11 @@ class TooManyBadSamplesError(TrainingFault):
     """More samples were skipped than ``max_bad_fraction`` allows."""
 
 
+class DatasetCheckError(TrainingFault):
+    """The pre-flight check (``check_images=True``) found bad records; the
+    message lists them, one per line."""
+
+
 def fault_message(err: BaseException) -> str:
     """The one-line message of ``err``.
 
