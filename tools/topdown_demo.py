@@ -15,7 +15,15 @@ Outputs in ``--out-dir``, per input with file stem ``<stem>``:
   an empty list when nobody was found;
 - video: ``<stem>.mp4`` (drawn frames, input frame rate) and ``<stem>.json``:
   a list with one entry per frame (frame 0 first), each entry the list of
-  person objects of that frame as above.
+  person objects of that frame as above (``null`` for a frame that failed).
+
+An input (image or video frame) that cannot be read or processed (corrupt
+file, unusable box, no image id for ``--det-json``) does not stop the run:
+``error: <message naming the file>`` is printed, the other inputs are
+processed, the failures are listed at the end and written to
+``failures.json`` in ``--out-dir`` (``[{"input": path, "frame": index or
+null, "error": message}]``; a stale one is removed when nothing fails) and
+the exit code is 1. ``--fail-fast`` stops at the first failure instead.
 
 Example::
 
@@ -28,6 +36,7 @@ Example::
 """
 import json
 import mimetypes
+import os
 import os.path as osp
 import sys
 from argparse import ArgumentParser, Namespace
@@ -107,11 +116,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Namespace:
     parser.add_argument(
         '--device', default='cuda:0' if torch.cuda.is_available() else 'cpu')
     parser.add_argument(
-        '--backend', default='pytorch', choices=BACKENDS,
+        '--backend',
+        default='pytorch',
+        choices=BACKENDS,
         help='how the pose network runs: eager PyTorch, or a fast path '
         '(onnx = ONNX Runtime fp32, int8, bf16, compile, ...)')
     parser.add_argument(
-        '--onnx-file', help='exported ONNX pose model (tools/export_onnx.py) '
+        '--onnx-file',
+        help='exported ONNX pose model (tools/export_onnx.py) '
         'for --backend onnx/int8; exported at start-up when omitted')
     parser.add_argument(
         '--calib-data',
@@ -131,6 +143,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Namespace:
         '--thickness', type=int, default=1, help='link thickness (pixels)')
     parser.add_argument(
         '--alpha', type=float, default=0.8, help='box transparency')
+    parser.add_argument(
+        '--fail-fast',
+        action='store_true',
+        help='stop at the first image or frame that fails (default: go on, '
+        'list the failures at the end and in OUT_DIR/failures.json)')
     args = parser.parse_args(argv)
     if args.det_checkpoint and not args.det_config:
         parser.error('--det-checkpoint needs --det-config')
@@ -226,45 +243,128 @@ def build_inferencer(args: Namespace) -> HourglassTopdownInferencer:
         calib_data=args.calib_data)
 
 
+#: Per-input errors: unreadable or undecodable files, unusable boxes.
+INPUT_ERRORS = (ValueError, FileNotFoundError, OSError)
+
+
+def failure(path: Path, err: Exception, frame: Optional[int] = None) -> dict:
+    """A ``failures.json`` record; prints ``error: <message>`` to stderr.
+
+    The message names the input file (prefixed when the error does not).
+    """
+    message = str(err)
+    if str(path) not in message and path.name not in message:
+        message = f'{path}: {message}'
+    if frame is not None:
+        message = f'frame {frame}: {message}'
+    print(f'error: {message}', file=sys.stderr)
+    return dict(input=str(path), frame=frame, error=message)
+
+
 def run_images(args: Namespace, inferencer: HourglassTopdownInferencer,
-               visualizer, files: List[Path]) -> None:
-    """Write ``<stem>.png`` and ``<stem>.json`` for every image."""
+               visualizer, files: List[Path]) -> List[dict]:
+    """Write ``<stem>.png`` and ``<stem>.json`` for every image.
+
+    Returns:
+        list[dict]: one :func:`failure` record per image that failed.
+
+    Raises:
+        ValueError, FileNotFoundError, OSError: the first failure, with
+            ``--fail-fast``.
+    """
+    failures = []
     for path in (track_iter_progress(files) if len(files) > 1 else files):
-        result = inferencer(str(path), bboxes=args.bboxes)
+        try:
+            result = inferencer(str(path), bboxes=args.bboxes)
+        except INPUT_ERRORS as err:
+            if args.fail_fast:
+                raise
+            failures.append(failure(path, err))
+            continue
         drawing = draw_result(visualizer, result, args.draw_heatmap,
                               not args.no_draw_bbox, args.kpt_thr)
         mmcv.imwrite(
             mmcv.rgb2bgr(drawing), osp.join(args.out_dir, f'{path.stem}.png'))
         write_json([p.to_dict() for p in result.persons],
                    osp.join(args.out_dir, f'{path.stem}.json'))
+    return failures
 
 
 def run_video(args: Namespace, inferencer: HourglassTopdownInferencer,
-              visualizer, path: Path) -> None:
+              visualizer, path: Path) -> List[dict]:
     """Write ``<stem>.mp4`` and ``<stem>.json`` (one person list per frame).
 
     Frames drawn without a heatmap panel (no person) are padded with black
-    below when heatmaps are drawn, to keep the frame size constant.
+    below when heatmaps are drawn, to keep the frame size constant. A frame
+    that cannot be decoded is left out of the ``.mp4``; one whose boxes are
+    unusable is written undrawn; both get ``null`` in the ``.json``.
+
+    Returns:
+        list[dict]: one :func:`failure` record per failed frame.
+
+    Raises:
+        ValueError, FileNotFoundError, OSError: the first failure, with
+            ``--fail-fast``.
     """
     video = mmcv.VideoReader(str(path))
     out_size = (video.width, video.height * (2 if args.draw_heatmap else 1))
     writer = cv2.VideoWriter(
         osp.join(args.out_dir, f'{path.stem}.mp4'),
         cv2.VideoWriter_fourcc(*'mp4v'), video.fps, out_size)
-    frames = []
+    frames, failures = [], []
     try:
-        for frame in track_iter_progress((video, len(video))):
-            result = inferencer(frame, bboxes=args.bboxes)
-            drawing = mmcv.rgb2bgr(
-                draw_result(visualizer, result, args.draw_heatmap,
-                            not args.no_draw_bbox, args.kpt_thr))
-            pad = out_size[1] - drawing.shape[0]
-            writer.write(
-                cv2.copyMakeBorder(drawing, 0, pad, 0, 0, cv2.BORDER_CONSTANT))
-            frames.append([p.to_dict() for p in result.persons])
+        for index in track_iter_progress(range(len(video))):
+            frame = video.read()
+            try:
+                if frame is None:
+                    raise ValueError(f'cannot decode frame {index} of '
+                                     f'{len(video)} of video {path}')
+                result = inferencer(frame, bboxes=args.bboxes)
+            except INPUT_ERRORS as err:
+                if args.fail_fast:
+                    raise
+                failures.append(failure(path, err, index))
+                frames.append(None)
+                drawing = frame
+            else:
+                frames.append([p.to_dict() for p in result.persons])
+                drawing = mmcv.rgb2bgr(
+                    draw_result(visualizer, result, args.draw_heatmap,
+                                not args.no_draw_bbox, args.kpt_thr))
+            if drawing is not None:
+                pad = out_size[1] - drawing.shape[0]
+                writer.write(
+                    cv2.copyMakeBorder(drawing, 0, pad, 0, 0,
+                                       cv2.BORDER_CONSTANT))
     finally:
         writer.release()
     write_json(frames, osp.join(args.out_dir, f'{path.stem}.json'))
+    return failures
+
+
+def report_failures(out_dir: str, failures: List[dict],
+                    num_inputs: int) -> None:
+    """List the failures, write ``out_dir/failures.json``, exit 1.
+
+    With no failure, a ``failures.json`` left by an earlier run is removed.
+
+    Raises:
+        SystemExit: code 1 when ``failures`` is not empty.
+    """
+    path = osp.join(out_dir, 'failures.json')
+    if not failures:
+        if osp.isfile(path):
+            os.remove(path)
+        return
+    write_json(failures, path)
+    lines = [f'  {f["error"]}' for f in failures]
+    print(
+        f'{len(failures)} of {num_inputs} inputs failed (listed in '
+        f'{path}):',
+        *lines,
+        sep='\n',
+        file=sys.stderr)
+    raise SystemExit(1)
 
 
 def write_json(obj, path: str) -> None:
@@ -274,10 +374,12 @@ def write_json(obj, path: str) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Run the demo; bad input ends it with ``error: ...`` and exit code 1.
+    """Run the demo; failed inputs give ``error: ...`` and exit code 1.
 
     Raises:
-        SystemExit: on bad options or input (the message names the file).
+        SystemExit: code 2 on bad options; code 1 on a bad input path or set
+            of options, or when any image or frame failed (after the others
+            were processed, unless ``--fail-fast``).
     """
     args = parse_args(argv)
     try:
@@ -293,13 +395,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                                            args.radius, args.thickness,
                                            args.alpha)
         if videos:
-            run_video(args, inferencer, visualizer, videos[0])
+            failures = run_video(args, inferencer, visualizer, videos[0])
+            num_inputs = len(mmcv.VideoReader(str(videos[0])))
         else:
-            run_images(args, inferencer, visualizer, files)
-    except (ValueError, FileNotFoundError) as err:
+            failures = run_images(args, inferencer, visualizer, files)
+            num_inputs = len(files)
+    except INPUT_ERRORS as err:
         print(f'error: {err}', file=sys.stderr)
         raise SystemExit(1) from err
     print(f'results written to {args.out_dir}')
+    report_failures(args.out_dir, failures, num_inputs)
 
 
 if __name__ == '__main__':

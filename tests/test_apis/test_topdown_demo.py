@@ -11,8 +11,9 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from tests.conftest import load_tool
 from topdown_helpers import assert_keypoints_in_crop, kept_person_boxes
+
+from tests.conftest import load_tool
 
 IMAGE_IDS = (785, 40083, 196141, 197388)
 INPUT_SIZE, HEATMAP_SIZE = (128, 128), (32, 32)  # the sample pose config
@@ -248,3 +249,91 @@ def test_onnx_backend_in_demo_equals_pytorch(demo, pose_args, coco_dir,
         np.testing.assert_allclose(mine['bbox'], ref['bbox'])
         assert np.abs(np.subtract(mine['keypoints'],
                                   ref['keypoints'])).max() < 0.01
+
+
+def corrupt_folder(coco_dir: Path, folder: Path) -> Path:
+    """Three images, the middle one (by name) a JPEG cut after its header:
+    a.jpg, b.jpg (corrupt), c.jpg."""
+    folder.mkdir()
+    shutil.copy(coco_dir / '000000000785.jpg', folder / 'a.jpg')
+    (folder / 'b.jpg').write_bytes(
+        (coco_dir / '000000040083.jpg').read_bytes()[:200])
+    shutil.copy(coco_dir / '000000196141.jpg', folder / 'c.jpg')
+    return folder / 'b.jpg'
+
+
+def test_folder_with_a_corrupt_image_goes_on_and_lists_it(
+        demo, pose_args, coco_dir, tmp_path, capsys):
+    """The images after the corrupt one are processed too; the failure is
+    printed, listed at the end and in failures.json; exit code 1."""
+    bad = corrupt_folder(coco_dir, tmp_path / 'images')
+    out = tmp_path / 'out'
+    out.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([str(bad.parent), *pose_args, '--out-dir', str(out)])
+    assert exit_info.value.code == 1
+    assert sorted(p.name for p in out.iterdir()) == [
+        'a.json', 'a.png', 'c.json', 'c.png', 'failures.json'
+    ]
+    for stem in 'ac':
+        assert len(read_people(out / f'{stem}.json')) == 1  # whole image
+    failures = json.loads((out / 'failures.json').read_text())
+    assert len(failures) == 1
+    assert failures[0]['input'] == str(bad) and failures[0]['frame'] is None
+    assert failures[0]['error'].startswith(f'cannot decode image file {bad}')
+    err = capsys.readouterr().err
+    assert f'error: cannot decode image file {bad}' in err
+    assert f'1 of 3 inputs failed (listed in {out}/failures.json)' in err
+    assert 'Traceback' not in err
+
+    # a later run without failures removes the stale failures.json
+    bad.unlink()
+    demo.main([str(bad.parent), *pose_args, '--out-dir', str(out)])
+    assert not (out / 'failures.json').exists()
+
+
+def test_fail_fast_stops_at_the_first_corrupt_image(demo, pose_args, coco_dir,
+                                                    tmp_path, capsys):
+    bad = corrupt_folder(coco_dir, tmp_path / 'images')
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([
+            str(bad.parent), *pose_args, '--fail-fast', '--out-dir',
+            str(out)
+        ])
+    assert exit_info.value.code == 1
+    assert sorted(p.name for p in out.iterdir()) == ['a.json', 'a.png']
+    assert f'error: cannot decode image file {bad}' in capsys.readouterr().err
+
+
+def test_video_with_an_undecodable_frame_goes_on(demo, pose_args, coco_dir,
+                                                 tmp_path, capsys):
+    """A 3-frame MJPEG video whose frame 1 lost its JPEG data: frames 0 and
+    2 are processed and written, frame 1 is null in the JSON and listed."""
+    video = tmp_path / 'clip.avi'
+    writer = cv2.VideoWriter(
+        str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5, (320, 240))
+    for image_id in IMAGE_IDS[:3]:
+        frame = mmcv.imread(coco_dir / f'{image_id:012d}.jpg')
+        writer.write(cv2.resize(frame, (320, 240)))
+    writer.release()
+    data = bytearray(video.read_bytes())
+    starts = [m.start() for m in re.finditer(b'\xff\xd8\xff', bytes(data))]
+    assert len(starts) == 3
+    data[starts[1]:starts[1] + 400] = bytes(400)
+    video.write_bytes(bytes(data))
+    out = tmp_path / 'out'
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main([
+            str(video), *pose_args, '--bboxes', '20,20,150,230', '--out-dir',
+            str(out)
+        ])
+    assert exit_info.value.code == 1
+    frames = json.loads((out / 'clip.json').read_text())
+    assert [f is None for f in frames] == [False, True, False]
+    assert [p['bbox'] for p in frames[2]] == [[20, 20, 150, 230]]
+    failures = json.loads((out / 'failures.json').read_text())
+    assert [(f['input'], f['frame']) for f in failures] == [(str(video), 1)]
+    assert 'cannot decode frame 1 of 3' in failures[0]['error']
+    assert len(mmcv.VideoReader(str(out / 'clip.mp4'))) == 2
+    assert '1 of 3 inputs failed' in capsys.readouterr().err
