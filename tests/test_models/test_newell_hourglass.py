@@ -65,18 +65,19 @@ def test_residual_is_pre_activation_bottleneck():
     block = PreActBottleneck(128, 256, dict(type='BN'))
     assert block.conv1.order == ('norm', 'act', 'conv')
     assert (block.conv1.conv.in_channels, block.conv1.conv.out_channels,
-            block.conv2.conv.kernel_size, block.conv3.conv.out_channels) == (
-                128, 128, (3, 3), 256)
+            block.conv2.conv.kernel_size,
+            block.conv3.conv.out_channels) == (128, 128, (3, 3), 256)
     assert block.conv1.norm.num_features == 128  # norm before the conv
     assert isinstance(block.skip, nn.Conv2d)
-    assert isinstance(PreActBottleneck(256, 256, dict(type='BN')).skip,
-                      nn.Identity)
+    assert isinstance(
+        PreActBottleneck(256, 256, dict(type='BN')).skip, nn.Identity)
 
 
 def test_bad_inputs_and_arguments_are_rejected():
     model = NewellHourglassNet(num_stacks=1, **SMALL)  # multiples of 16
-    with pytest.raises(ValueError, match='multiples of its total '
-                       'down-sampling 16'):
+    with pytest.raises(
+            ValueError, match='multiples of its total '
+            'down-sampling 16'):
         model(torch.zeros(1, 3, 24, 32))
     with pytest.raises(ValueError, match='3-channel images; got 4'):
         model(torch.zeros(1, 4, 32, 32))
@@ -104,8 +105,9 @@ def test_conv_bias_adds_exactly_the_ports_biases():
     assert model.stem[0].conv.bias is not None
     assert model.out_features[0][1].conv.bias is not None
     block = model.hourglasses[0].up1
-    assert all(c.conv.bias is not None
-               for c in (block.conv1, block.conv2, block.conv3))
+    assert all(
+        c.conv.bias is not None
+        for c in (block.conv1, block.conv2, block.conv3))
     # nothing dead: no skip conv where the widths are equal
     assert isinstance(block.skip, nn.Identity)
     default = NewellHourglassNet(num_stacks=1)
