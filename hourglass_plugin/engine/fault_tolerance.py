@@ -208,13 +208,14 @@ class PreemptionCheckpointHook(Hook):
 
     From ``before_train`` to ``after_train`` the listed signals only set a
     flag (the default action, termination, is replaced). At the end of every
-    training iteration, and after a validation run during training, the
-    ranks agree through an ``all_reduce`` whether any of them got a signal;
-    if so, rank 0 writes ``iter_<n>.pth`` (``n`` = iterations done) with
-    the checkpoint hook's backend (``atomic_local``: temp file + rename),
-    points ``work_dir/last_checkpoint`` at it, every rank waits for the
-    write (barrier) and training stops (``stop_training``). ``Runner.train``
-    then returns normally; ``--resume auto`` continues from that iteration.
+    training iteration (a signal during validation is acted on after the
+    next one) the ranks agree through an ``all_reduce`` whether any of them
+    got a signal; if so, rank 0 writes ``iter_<n>.pth`` (``n`` = iterations
+    done) with the checkpoint hook's backend (``atomic_local``: temp file +
+    rename), points ``work_dir/last_checkpoint`` at it, every rank waits for
+    the write (barrier) and training stops (``stop_training``).
+    ``Runner.train`` then returns normally; ``--resume auto`` continues from
+    that iteration.
 
     Priority ``LOWEST``: after :class:`NonFiniteLossHook` (a diverged
     iteration is never saved) and after ``CheckpointHook``.
@@ -290,12 +291,6 @@ class PreemptionCheckpointHook(Hook):
                          outputs: Optional[dict] = None) -> None:
         """Save and stop if any rank was signalled (iteration done)."""
         self._maybe_save_and_stop(runner, runner.iter + 1)
-
-    def after_val_epoch(self,
-                        runner: Runner,
-                        metrics: Optional[Dict[str, float]] = None) -> None:
-        """Save and stop after a validation run during training."""
-        self._maybe_save_and_stop(runner, runner.iter)
 
     def _maybe_save_and_stop(self, runner: Runner, done_iters: int) -> None:
         """The agreement, the atomic checkpoint and the stop request."""
