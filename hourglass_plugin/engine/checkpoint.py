@@ -10,10 +10,10 @@
   ``weights_only=True``; mmengine 0.10.7 Runner checkpoints hold numpy arrays
   and scalars and mmengine's ``HistoryBuffer`` in the message hub, so
   ``--resume`` fails with ``UnpicklingError``. Instead of switching the safety
-  off for every file (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``), we allow just the
-  types mmengine stores (``torch.serialization.add_safe_globals``), and pickle
-  ``HistoryBuffer`` by its constructor arguments (by default its pickle calls
-  the builtin ``getattr``, which must never be allowed).
+  off for every file (``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``), we allow just
+  the types mmengine stores (``torch.serialization.add_safe_globals``), and
+  pickle ``HistoryBuffer`` by its constructor arguments (by default its
+  pickle calls the builtin ``getattr``, which must never be allowed).
 """
 import copyreg
 import os
@@ -85,16 +85,21 @@ def mmengine_checkpoint_types() -> list:
         numpy scalars, and mmengine's ``HistoryBuffer``.
     """
     multiarray = np.core.multiarray
-    dtype_classes = [type(np.dtype(t)) for t in (
-        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
-        np.uint32, np.uint64, np.float16, np.float32, np.float64, np.str_,
-        np.object_)]
-    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
-            HistoryBuffer, *dtype_classes]
+    dtype_classes = [
+        type(np.dtype(t))
+        for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                  np.uint16, np.uint32, np.uint64, np.float16, np.float32,
+                  np.float64, np.str_, np.object_)
+    ]
+    return [
+        multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+        HistoryBuffer, *dtype_classes
+    ]
 
 
 def _reduce_history_buffer(buffer: HistoryBuffer) -> Tuple[type, tuple]:
-    """Pickle a ``HistoryBuffer`` as ``HistoryBuffer(logs, counts, max_len)``."""
+    """Pickle a ``HistoryBuffer`` as ``HistoryBuffer(logs, counts,
+    max_len)``."""
     return HistoryBuffer, (buffer._log_history, buffer._count_history,
                            buffer.max_length)
 

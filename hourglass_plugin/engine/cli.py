@@ -15,16 +15,20 @@ from mmengine.config import Config, DictAction
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """Add the options every Runner tool takes to ``parser``."""
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--show-dir',
-                        help='save pose visualizations of val/test images')
-    parser.add_argument('--interval', type=int, default=1,
-                        help='visualize every N-th sample')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--show-dir', help='save pose visualizations of val/test images')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='visualize every N-th sample')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
         help='override settings in the config, key=value pairs')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        help='job launcher')
+    parser.add_argument(
+        '--launcher',
+        default='none',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 

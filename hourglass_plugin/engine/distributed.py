@@ -71,8 +71,10 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """
     if launcher == 'none' or torch.cuda.is_available():
         return False
-    missing = [k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
-               if k not in os.environ]
+    missing = [
+        k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+        if k not in os.environ
+    ]
     if launcher == 'pytorch' and missing:
         raise RuntimeError(
             f'--launcher pytorch needs the torchrun environment; missing '

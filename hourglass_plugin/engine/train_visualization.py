@@ -40,7 +40,9 @@ class TrainBatchVisualizationHook(Hook):
 
     priority = 'LOW'
 
-    def __init__(self, enable: bool = False, interval: int = 500,
+    def __init__(self,
+                 enable: bool = False,
+                 interval: int = 500,
                  kpt_thr: float = 0.0) -> None:
         if interval < 1:
             raise ValueError(f'interval must be >= 1, got {interval}')
@@ -48,7 +50,9 @@ class TrainBatchVisualizationHook(Hook):
         self.interval = interval
         self.kpt_thr = kpt_thr
 
-    def after_train_iter(self, runner: Runner, batch_idx: int,
+    def after_train_iter(self,
+                         runner: Runner,
+                         batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         """Draw the first sample of ``data_batch`` every ``interval`` iters."""
@@ -62,20 +66,27 @@ class TrainBatchVisualizationHook(Hook):
         visualizer = runner.visualizer
         visualizer.set_dataset_meta(runner.train_dataloader.dataset.metainfo)
         visualizer.add_datasample(
-            'train_batch', image[..., ::-1].copy(), sample, draw_gt=True,
-            draw_pred=True, draw_heatmap=True, kpt_thr=self.kpt_thr,
+            'train_batch',
+            image[..., ::-1].copy(),
+            sample,
+            draw_gt=True,
+            draw_pred=True,
+            draw_heatmap=True,
+            kpt_thr=self.kpt_thr,
             step=runner.iter + 1)
 
     @staticmethod
     def _draw_sample(model: torch.nn.Module,
                      data_batch: dict) -> PoseDataSample:
-        """Predict the first sample; return GT and prediction in input space."""
+        """Predict the first sample; return GT and prediction (input
+        space)."""
         was_training = model.training
         model.eval()
         with torch.no_grad():
             data = model.data_preprocessor(
-                dict(inputs=data_batch['inputs'][:1],
-                     data_samples=data_batch['data_samples'][:1]))
+                dict(
+                    inputs=data_batch['inputs'][:1],
+                    data_samples=data_batch['data_samples'][:1]))
             heatmaps = model(data['inputs'], None, mode='tensor')
         model.train(was_training)
         if isinstance(heatmaps, (list, tuple)):

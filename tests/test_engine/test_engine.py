@@ -19,8 +19,7 @@ def test_atomic_backend_is_selected_by_backend_args(tmp_path):
     assert isinstance(backend, AtomicLocalBackend)
 
 
-def test_failed_write_leaves_previous_checkpoint_intact(tmp_path,
-                                                        monkeypatch):
+def test_failed_write_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
     target = tmp_path / 'epoch_1.pth'
     backend = AtomicLocalBackend()
     backend.put(b'complete checkpoint', target)
@@ -38,9 +37,10 @@ def test_failed_write_leaves_previous_checkpoint_intact(tmp_path,
 def test_runner_checkpoint_types_load_with_weights_only(tmp_path):
     buf = HistoryBuffer()
     buf.update(np.float64(0.5))
-    state = dict(message_hub=dict(log_scalars={'train/loss': buf}),
-                 meta=dict(seed=np.int64(3), arr=np.arange(3)),
-                 state_dict={'w': torch.ones(2)})
+    state = dict(
+        message_hub=dict(log_scalars={'train/loss': buf}),
+        meta=dict(seed=np.int64(3), arr=np.arange(3)),
+        state_dict={'w': torch.ones(2)})
     path = tmp_path / 'ckpt.pth'
     torch.save(state, path)
     loaded = torch.load(path, weights_only=True)  # plugin import allowed it

@@ -19,17 +19,28 @@ import hourglass_plugin  # noqa: F401  (weights_only-safe checkpoint types)
 from tests.conftest import REPO_ROOT
 
 SAMPLE_CONFIG = 'configs/sample/newell_hourglass2_sample_128.py'
-ON_DATA = [f'{split}_dataloader.dataset.data_root=data/'
-           for split in ('train', 'val', 'test')]
+ON_DATA = [
+    f'{split}_dataloader.dataset.data_root=data/'
+    for split in ('train', 'val', 'test')
+]
 
 
-def run_tool(args: List[str], timeout: int = 900,
+def run_tool(args: List[str],
+             timeout: int = 900,
              **env_extra: str) -> subprocess.CompletedProcess:
     """Run a command in the repo root; fail with its output if it fails."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS='1',
-               **env_extra)
-    proc = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO_ROOT),
+        OMP_NUM_THREADS='1',
+        **env_extra)
+    proc = subprocess.run(
+        args,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
     assert proc.returncode == 0, (
         f'{" ".join(args)} failed ({proc.returncode}):\n'
         f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
@@ -53,8 +64,9 @@ def test_sample_config_trains_and_evaluates(tmp_path):
         'default_hooks.checkpoint.interval=2'
     ])
     # GT/prediction/heatmap images of the training batch, and TensorBoard
-    batch_images = sorted(p.name for p in work_dir.glob(
-        '*/vis_data/vis_image/train_batch_*.png'))
+    batch_images = sorted(
+        p.name
+        for p in work_dir.glob('*/vis_data/vis_image/train_batch_*.png'))
     assert batch_images == ['train_batch_1.png', 'train_batch_2.png']
     assert list(work_dir.glob('*/vis_data/events.out.tfevents.*'))
     records = scalars(work_dir)
@@ -76,9 +88,11 @@ def test_sample_config_trains_and_evaluates(tmp_path):
     out = tmp_path / 'metrics.json'
     pred = tmp_path / 'pred.mat'
     proc = run_tool([
-        sys.executable, 'tools/test.py', SAMPLE_CONFIG, str(ckpt),
-        '--work-dir', str(tmp_path / 'test'), '--out', str(out),
-        '--pred-mat', str(pred), '--show-dir', 'vis'
+        sys.executable, 'tools/test.py', SAMPLE_CONFIG,
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'test'), '--out',
+        str(out), '--pred-mat',
+        str(pred), '--show-dir', 'vis'
     ])
     metrics = json.loads(out.read_text())
     assert metrics['PCK'] == pytest.approx(val[0]['PCK'], abs=1e-6)
@@ -86,8 +100,9 @@ def test_sample_config_trains_and_evaluates(tmp_path):
     # tools/eval_mpii.py re-scores the dumped pred.mat to the same numbers
     pckh = tmp_path / 'pckh.json'
     run_tool([
-        sys.executable, 'tools/eval_mpii.py', str(pred), '--gt',
-        'data/annotations/mpii_gt_val.mat', '--out-json', str(pckh)
+        sys.executable, 'tools/eval_mpii.py',
+        str(pred), '--gt', 'data/annotations/mpii_gt_val.mat', '--out-json',
+        str(pckh)
     ])
     offline = json.loads(pckh.read_text())
     assert offline['Mean'] == pytest.approx(metrics['PCK'], abs=1e-6)
@@ -102,9 +117,9 @@ def test_hg52_384_config_trains_two_iterations(tmp_path):
     work_dir = tmp_path / 'hg52_384'
     run_tool([
         sys.executable, 'tools/train.py', 'configs/hourglass52_mpii_384.py',
-        '--work-dir', str(work_dir), '--no-validate', '--cfg-options',
-        *ON_DATA, 'train_dataloader.batch_size=3',
-        'train_dataloader.num_workers=0',
+        '--work-dir',
+        str(work_dir), '--no-validate', '--cfg-options', *ON_DATA,
+        'train_dataloader.batch_size=3', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
         'default_hooks.logger.interval=1'
     ])
@@ -114,18 +129,20 @@ def test_hg52_384_config_trains_two_iterations(tmp_path):
 
 
 def test_dist_train_two_cpu_processes(tmp_path):
-    """tools/dist_train.sh with 2 processes on CPU (gloo) trains + evaluates."""
+    """tools/dist_train.sh, 2 processes on CPU (gloo): trains, evaluates."""
     work_dir = tmp_path / 'dist'
     proc = run_tool([
         'bash', 'tools/dist_train.sh', 'configs/hourglass52_mpii_384.py', '2',
-        '--work-dir', str(work_dir), '--cfg-options', *ON_DATA,
+        '--work-dir',
+        str(work_dir), '--cfg-options', *ON_DATA,
         'train_dataloader.batch_size=2', 'val_dataloader.batch_size=3',
         'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'val_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
         'train_cfg.val_interval=1', 'default_hooks.logger.interval=1',
         'model.test_cfg.flip_test=False'
-    ], PORT=str(29500 + os.getpid() % 1000))
+    ],
+                    PORT=str(29500 + os.getpid() % 1000))
     log = proc.stdout + proc.stderr
     assert 'CPUDistributedDataParallel' in log or 'world_size: 2' in log \
         or 'distributed: True' in log
@@ -152,8 +169,10 @@ def test_kill_and_resume_auto_matches_uninterrupted_run(tmp_path):
     run_tool([*train, str(clean_dir), *opts])
 
     killed_dir = tmp_path / 'killed'
-    proc = subprocess.Popen([*train, str(killed_dir), *opts], cwd=REPO_ROOT,
-                            env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*train, str(killed_dir), *opts],
+                            cwd=REPO_ROOT,
+                            env=env,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     marker = killed_dir / 'last_checkpoint'
     deadline = time.time() + 600
