@@ -259,3 +259,43 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
     assert '| skipped: ' in table
     assert 'than mmpose tiny_mmpose_hourglass eager' in printed
     assert out_png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_pipeline_mode_times_every_stage(ours, checkpoints, data_dir,
+                                         coco_dir):
+    from hourglass_plugin.apis import CocoDetectionFile, select_person_boxes
+    from hourglass_plugin.apis.image_io import load_image
+    from hourglass_plugin.benchmark import run_pipeline
+    from hourglass_plugin.benchmark.pipeline import STAGES
+    spec = dict(name='sample', config=ours, checkpoint=checkpoints[0])
+    (rec, ) = run_pipeline(spec, ['onnx'], str(data_dir), threads=2, passes=1)
+    source = CocoDetectionFile(coco_dir / 'test_coco_det_AP_H_56.json',
+                               coco_dir / 'test_coco.json')
+    people = 0
+    for path in sorted(coco_dir.glob('*.jpg')):
+        image = load_image(str(path))
+        boxes, _ = select_person_boxes(*source(image, str(path), None),
+                                       image.shape[:2], str(path), 0.3, 0.3)
+        people += len(boxes)
+    assert rec['images'] == 4 and rec['people'] == people > 4
+    assert sum(rec['share'].values()) == pytest.approx(1.0)
+    assert all(rec['ms_per_image'][s] >= 0 for s in STAGES)
+    assert rec['share']['network'] > 0 and rec['network_noflip_ms'] > 0
+    assert rec['people_per_s'] == pytest.approx(rec['images_per_s'] * people /
+                                                4)
+    assert rec['dominant'] in STAGES
+
+
+def test_training_mode_steps_on_real_samples(data_dir):
+    from hourglass_plugin.benchmark import run_training
+    spec = dict(name='tiny', source='mmpose', config=str(TINY_MMPOSE))
+    (rec, ) = run_training([spec],
+                           str(data_dir),
+                           batch_size=2,
+                           steps=1,
+                           threads=2,
+                           pipeline_samples=5)
+    assert rec['input_size'] == [64, 64] and rec['batch_size'] == 2
+    assert rec['train_images_per_s'] == pytest.approx(2 / rec['step_s'])
+    assert rec['pipeline_images_per_s'] > 0
+    assert 0 < rec['loss'] < 1e3
