@@ -190,6 +190,7 @@ def run_benchmark(specs: List[dict],
         gemm_size=gemm_size,
         theoretical_peak_gflops=peaks.get('fp32'),
         peak_basis=peaks.get('basis'),
+        clock_ghz=peaks.get('clock_ghz'),
         load_before=load.load_before,
         load_after=load.load_after,
         other_processes_cores=load.others)

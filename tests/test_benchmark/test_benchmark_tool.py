@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from hourglass_plugin.benchmark import (REQUIRED_KEYS, add_derived, baseline,
-                                        machine, model_specs, ratio_lines)
+                                        machine, markdown, model_specs,
+                                        ratio_lines)
 from hourglass_plugin.benchmark.measure import run_worker
 from hourglass_plugin.deploy.model_zoo import load_pose_model
 from tests.conftest import load_tool
@@ -113,6 +114,7 @@ def fake_cpu(flags,
 def test_theoretical_peak_from_what_the_cpu_reports(monkeypatch, cpu, fp32,
                                                     bf16, int8):
     monkeypatch.setattr(machine, 'cpu_info', lambda: cpu)
+    monkeypatch.setattr(machine, 'measure_clock_ghz', lambda: None)
     peaks = machine.theoretical_peaks('cpu', threads=8)  # capped at cores
     assert peaks['fp32'] == pytest.approx(fp32)
     assert peaks['bf16'] == pytest.approx(bf16)
@@ -120,6 +122,19 @@ def test_theoretical_peak_from_what_the_cpu_reports(monkeypatch, cpu, fp32,
     assert f'{cpu["cores"]} cores' in peaks['basis']
     assert machine.theoretical_peaks('cpu', threads=1)['fp32'] == \
         pytest.approx(fp32 / cpu['cores'])
+
+
+def test_the_measured_clock_replaces_a_lower_reported_one(monkeypatch):
+    measured = machine.measure_clock_ghz()
+    if measured is None:
+        pytest.skip('no x86-64 C compiler for the clock probe')
+    assert 0.5 < measured < 8.0  # GHz, any x86 core of this century
+    monkeypatch.setattr(machine, 'cpu_info',
+                        lambda: fake_cpu({'fma', 'avx2'}, clock=0.1))
+    peaks = machine.theoretical_peaks('cpu', threads=2)
+    assert peaks['clock_ghz'] == measured
+    assert peaks['fp32'] == pytest.approx(2 * 32 * measured)
+    assert 'measured; the CPU reports 0.10 GHz' in peaks['basis']
 
 
 def test_variants_the_device_cannot_run_are_skipped_with_a_reason(monkeypatch):
@@ -155,6 +170,7 @@ def test_derived_figures_and_ratio_sentences():
             source='mmpose',
             variant='eager',
             macs=10e9,
+            params=1e6,
             latency_ms_b1=200.0,
             throughput_b32=5.0),
         dict(
@@ -162,6 +178,7 @@ def test_derived_figures_and_ratio_sentences():
             source='ours',
             variant='int8',
             macs=10e9,
+            params=1e6,
             latency_ms_b1=50.0,
             throughput_b32=30.0),
         dict(
@@ -169,6 +186,7 @@ def test_derived_figures_and_ratio_sentences():
             source='ours',
             variant='bf16',
             macs=10e9,
+            params=1e6,
             latency_ms_b1=400.0,
             throughput_b32=None),
         dict(
@@ -176,6 +194,7 @@ def test_derived_figures_and_ratio_sentences():
             source='ours',
             variant='fp16',
             macs=10e9,
+            params=1e6,
             latency_ms_b1=None,
             throughput_b32=None,
             skipped='no CUDA'),
@@ -190,6 +209,8 @@ def test_derived_figures_and_ratio_sentences():
     assert records[1]['peak_fraction_b1'] == pytest.approx(0.2)
     assert records[2]['peak_fraction_b1'] == pytest.approx(0.05)
     assert records[0]['peak_fraction_b1'] == pytest.approx(0.2)
+    assert records[1]['gflops_b32'] == pytest.approx(600.0)  # 2*10G*30/s
+    assert records[1]['peak_fraction_b32'] == pytest.approx(0.3)
     assert all(r['theoretical_peak_gflops'] == 500.0 for r in records)
     assert records[1]['speedup_vs_mmpose_eager_b1'] == pytest.approx(4.0)
     assert records[1]['speedup_vs_mmpose_eager_b32'] == pytest.approx(6.0)
@@ -200,6 +221,24 @@ def test_derived_figures_and_ratio_sentences():
                                'hg eager')
     assert '2.00x slower' in lines[1] and len(lines) == 2
     assert ratio_lines(records[1:], None)[0].startswith('(no mmpose')
+    meta = dict(
+        cpu='test CPU',
+        device='cpu',
+        threads=2,
+        torch='x',
+        onnxruntime='y',
+        gemm_size=64,
+        gemm_peak_gflops=200.0,
+        theoretical_peak_gflops=500.0,
+        peak_basis='test',
+        other_processes_cores=0.0,
+        load_before=0.0,
+        load_after=0.0,
+        clock_ghz=2.0)
+    table = markdown(records, meta)
+    assert '| 20% / 30% (int8) |' in table and 'WARNING' not in table
+    records[1]['peak_fraction_b32'] = 1.5  # faster than the reported clock
+    assert 'implied clock >= 3.00 GHz' in markdown(records, meta)
 
 
 def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
