@@ -17,7 +17,7 @@ residual additions are kept in fp32 too (``fp32_op_types=('Add',)``).
 
 Measured on 2 cores (onnxruntime 1.32, joints within 1 heatmap px of fp32 on
 the MPII people of ``data/`` and the COCO people of ``data/coco_multi``, both
-with mirrors, 608 joints; PCKh on ``data/``), calibrated on ``coco_det``:
+with mirrors, 544 joints; PCKh on ``data/``), calibrated on ``coco_det``:
 
 ================================  ==============  ==============
 setting                           HG-52 @128      Newell 2-stack
