@@ -11,7 +11,7 @@ backend            what runs the network ``crops -> last-stack heatmaps``
 ``int8``           ONNX Runtime int8, static QDQ calibrated on real crops
 ``int8-dynamic``   ONNX Runtime int8, dynamic quantisation (weights only)
 ``bf16``           PyTorch bf16 autocast (AVX512-BF16/AMX CPUs, GPUs)
-``fp16``           PyTorch fp16 autocast (CUDA only)
+``fp16``           PyTorch fp16 autocast (GPUs; emulated on most CPUs)
 =================  =========================================================
 
 The exact paths (``eager``, ``channels_last``, ``compile``, ``onnx``) give the

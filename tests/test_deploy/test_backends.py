@@ -120,6 +120,16 @@ def test_bf16_autocast_runs_in_reduced_precision(sample_model, real_crops):
     assert agreement['max_abs_diff'] > exact_tol(ref)
 
 
+def test_fp16_autocast_runs_on_the_cpu_too(sample_model, real_crops):
+    # emulated on CPUs without AVX512-FP16 (the benchmark skips it there
+    # unless --allow-emulation); measured 0.2% relative error
+    crops = real_crops['mpii'][:4]
+    ref = reference_heatmaps(sample_model, crops)
+    out = TorchHeatmapRunner(sample_model, precision='fp16')(crops)
+    assert out.dtype == torch.float32 and out.shape == ref.shape
+    assert 0 < relative_error(ref, out) <= RANDOM_MAX_REL_ERR['bf16']
+
+
 def test_agreement_counts_joints_within_one_heatmap_pixel(sample_model):
     # one peak per joint, moved by 0 px (8 joints) or 3 px (8 joints)
     ref = torch.zeros(1, K, 32, 32)
@@ -148,8 +158,8 @@ def test_bad_inputs_raise(sample_model, sample_onnx, tmp_path):
         build_heatmap_runner(sample_model, 'int8', calib_data=str(tmp_path))
     with pytest.raises(ValueError, match=r'\(N>=1, 3, H, W\)'):
         calibration_crops(sample_model, torch.zeros(0, 3, 128, 128))
-    with pytest.raises(ValueError, match='fp16'):
-        TorchHeatmapRunner(sample_model, precision='fp16')
+    with pytest.raises(ValueError, match='fp32, bf16 or fp16'):
+        TorchHeatmapRunner(sample_model, precision='int4')
     with pytest.raises(TypeError, match='heatmaps'):
         last_stack((torch.zeros(2, 16), ))
     with pytest.raises(ValueError, match='same non-empty shape'):
