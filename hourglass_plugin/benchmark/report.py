@@ -13,7 +13,7 @@ REQUIRED_KEYS = ('name', 'config', 'variant', 'params', 'macs',
 
 
 def add_derived(records: List[dict],
-                gemm: float,
+                gemm: Optional[float],
                 peaks: Optional[dict] = None) -> Optional[dict]:
     """Add GFLOP/s, the shares of both ceilings and speed-ups (in place).
 
@@ -27,7 +27,8 @@ def add_derived(records: List[dict],
     Args:
         records (list[dict]): Benchmark records (``macs``, ``source``,
             ``variant``, ``latency_ms_b1``, ``throughput_b32``).
-        gemm (float): Measured GEMM GFLOP/s.
+        gemm (float, optional): Measured GEMM GFLOP/s (None: not measured,
+            e.g. no CUDA device).
         peaks (dict, optional): ``machine.theoretical_peaks`` output.
 
     Returns:
@@ -35,7 +36,7 @@ def add_derived(records: List[dict],
         measured), if any.
     """
     for rec in records:
-        rec['gemm_peak_gflops'] = round(gemm, 1)
+        rec['gemm_peak_gflops'] = _round(gemm)
         arithmetic = ARITHMETIC.get(rec['variant'], 'fp32')
         if peaks is not None:
             rec['theoretical_peak_gflops'] = _round(peaks.get('fp32'))
@@ -44,7 +45,8 @@ def add_derived(records: List[dict],
         lat = rec.get('latency_ms_b1')
         if lat:
             rec['gflops_b1'] = 2 * rec['macs'] / (lat / 1e3) / 1e9
-            rec['gemm_fraction_b1'] = rec['gflops_b1'] / gemm
+            if gemm:
+                rec['gemm_fraction_b1'] = rec['gflops_b1'] / gemm
             if rec.get('variant_peak_gflops'):
                 rec['peak_fraction_b1'] = (
                     rec['gflops_b1'] / rec['variant_peak_gflops'])
@@ -74,6 +76,10 @@ def _round(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(value, 1)
 
 
+def _scaled(value: Optional[float], unit: float) -> Optional[float]:
+    return None if value is None else value / unit
+
+
 def _fmt(value, spec: str) -> str:
     return '-' if value is None else format(value, spec)
 
@@ -91,12 +97,13 @@ def markdown(records: List[dict], meta: dict) -> str:
     Returns:
         str: The text (ends with a newline).
     """
-    peak = meta.get('theoretical_peak_gflops')
+    peak, gemm = meta.get('theoretical_peak_gflops'), meta['gemm_peak_gflops']
     lines = [
         f'Machine: {meta["cpu"]}, device `{meta["device"]}`, '
         f'{meta["threads"]} threads (torch {meta["torch"]}, onnxruntime '
         f'{meta["onnxruntime"]}); fp32 GEMM peak ({meta["gemm_size"]}^3 '
-        f'`torch.mm`, median): **{meta["gemm_peak_gflops"]:.1f} GFLOP/s**; '
+        f'`torch.mm`, median): **'
+        f'{"not measured" if gemm is None else f"{gemm:.1f} GFLOP/s"}**; '
         'theoretical fp32 peak: **'
         f'{"unknown" if peak is None else f"{peak:.1f} GFLOP/s"}** '
         f'({meta.get("peak_basis", "-")}); other processes used '
@@ -112,7 +119,7 @@ def markdown(records: List[dict], meta: dict) -> str:
     ]
     for r in records:
         gflops = '-' if r.get('gflops_b1') is None else (
-            f'{r["gflops_b1"]:.0f} ({r["gemm_fraction_b1"]:.0%})')
+            f'{r["gflops_b1"]:.0f} ({_fmt(r.get("gemm_fraction_b1"), ".0%")})')
         share = '-' if r.get('peak_fraction_b1') is None else (
             f'{r["peak_fraction_b1"]:.0%}' +
             (f' / {r["peak_fraction_b32"]:.0%}'
@@ -120,7 +127,8 @@ def markdown(records: List[dict], meta: dict) -> str:
         speed = r.get('speedup_vs_mmpose_eager_b1')
         note = f'skipped: {r["skipped"]}' if r.get('skipped') else ''
         lines.append(f'| {r["name"]} | {r["source"]} | {r["variant"]} | '
-                     f'{r["params"] / 1e6:.2f} | {r["macs"] / 1e9:.2f} | '
+                     f'{_fmt(_scaled(r.get("params"), 1e6), ".2f")} | '
+                     f'{_fmt(_scaled(r.get("macs"), 1e9), ".2f")} | '
                      f'{_fmt(r.get("latency_ms_b1"), ".1f")} | '
                      f'{_fmt(r.get("throughput_b32"), ".2f")} | {gflops} | '
                      f'{share} | {_fmt(r.get("peak_mem_mb"), ".0f")} | '

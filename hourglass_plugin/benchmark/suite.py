@@ -126,12 +126,11 @@ def run_benchmark(specs: List[dict],
     records = []
     with LoadMonitor() as load:
         _log(f'fp32 GEMM on {device}, {threads} threads ...')
-        gemm = gemm_peak_gflops(device, gemm_size) if not (
-            device.startswith('cuda')
-            and not torch.cuda.is_available()) else float('nan')
-        peaks = theoretical_peaks(device, threads) if gemm == gemm else {
-            'basis': 'no CUDA device'
-        }
+        if device.startswith('cuda') and not torch.cuda.is_available():
+            gemm, peaks = None, dict(basis='no CUDA device')
+        else:
+            gemm = gemm_peak_gflops(device, gemm_size)
+            peaks = theoretical_peaks(device, threads)
         common = dict(
             device=device, threads=threads, work_dir=osp.abspath(work_dir))
         for spec in specs:

@@ -338,3 +338,19 @@ def test_training_mode_steps_on_real_samples(data_dir):
     assert rec['train_images_per_s'] == pytest.approx(2 / rec['step_s'])
     assert rec['pipeline_images_per_s'] > 0
     assert 0 < rec['loss'] < 1e3
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a CPU-only host')
+def test_cuda_without_a_gpu_finishes_with_every_variant_skipped(
+        bench, ours, tmp_path, capsys):
+    out_json = tmp_path / 'cuda.json'
+    records = bench.main([
+        ours, '--device', 'cuda', '--variants', 'eager', 'fp16', '--work-dir',
+        str(tmp_path), '--out-json',
+        str(out_json)
+    ])
+    assert [r['skipped'] for r in records
+            ] == 2 * ['no CUDA device (torch.cuda.is_available() is False)']
+    assert 'NaN' not in out_json.read_text()  # strict JSON
+    assert json.loads(out_json.read_text())[0]['gemm_peak_gflops'] is None
+    assert '| skipped: no CUDA device' in capsys.readouterr().out
