@@ -3,9 +3,9 @@ of decoded joints within 1 heatmap pixel of fp32 on the real crops of data/
 (MPII people and COCO people, with mirrors) and PCKh@0.5 on data/ changed by
 at most 1 point. Random weights cannot show this (flat heatmaps; see
 test_backends.py), so each network is trained here on data/ through
-tools/train.py: the main job's Newell 2-stack (~1.5 min on 2 idle cores) and
-an HG-52 at 128x128 (hg52_sample_128.py, 60 iterations, ~4 min on 2 idle
-cores, longer on a loaded machine). Speed is measured by tools/benchmark.py,
+tools/train.py: the main job's Newell 2-stack and an HG-52 at 128x128
+(hg52_sample_128.py, 60 iterations); both together took 15.5 min on the 2
+shared, loaded cores. Speed is measured by tools/benchmark.py,
 not asserted.
 """
 import subprocess
@@ -63,6 +63,7 @@ def int8_against_fp32(config: Path, checkpoint: str, data_dir: Path) -> dict:
     return dict(share=hits / joints, pckh_change=int8['PCKh'] - fp32['PCKh'])
 
 
+@pytest.mark.timeout(1800)  # training HG-52 took 13 min on 2 loaded cores
 def test_int8_keeps_the_joints_of_a_trained_hg52(repo_root, data_dir,
                                                  tmp_path):
     config = HERE / 'hg52_sample_128.py'
@@ -72,6 +73,7 @@ def test_int8_keeps_the_joints_of_a_trained_hg52(repo_root, data_dir,
     assert abs(result['pckh_change']) <= MAX_PCKH_CHANGE, result
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.xfail(
     strict=True,
     reason='measured 84.7% of joints within 1 px, dPCKh +1.5: one 8-bit '
