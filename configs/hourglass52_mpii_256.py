@@ -1,5 +1,6 @@
 # HG-52 (CornerNet-style hourglass, 1 stack) on MPII, 256x256 input -> 64x64
-# heatmaps: mmpose's published recipe (td-hm_hourglass52_8xb64-210e_mpii-256x256).
+# heatmaps: mmpose's published recipe
+# (td-hm_hourglass52_8xb64-210e_mpii-256x256).
 # Effective batch size: 8 GPUs x 64 = 512. With N GPUs, pass --auto-scale-lr to
 # scale the learning rate linearly by N*64/512 (auto_scale_lr below).
 _base_ = [
@@ -12,14 +13,14 @@ _base_ = [
 auto_scale_lr = dict(base_batch_size=512)
 
 # MSRA heatmaps, Gaussian sigma 2 px (heatmap space); decode = argmax +
-# quarter-pixel refinement (set codec type='MSRAHeatmap', unbiased=True for DARK)
+# quarter-pixel refinement (codec type='MSRAHeatmap', unbiased=True for DARK)
 codec = dict(
     type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
 
 model = dict(head=dict(decoder=codec))
 
-# flip, scale 0.5-1.5 (x bbox), rotation +-80 deg with p=0.6 (mmpose defaults of
-# RandomBBoxTransform), no shift
+# flip, scale 0.5-1.5 (x bbox), rotation +-80 deg with p=0.6 (mmpose defaults
+# of RandomBBoxTransform), no shift
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),

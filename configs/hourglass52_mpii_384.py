@@ -1,7 +1,7 @@
 # HG-52 on MPII, 384x384 input -> 96x96 heatmaps: mmpose's published recipe
-# (td-hm_hourglass52_8xb32-210e_mpii-384x384). Effective batch size: 8 GPUs x 32
-# = 256; mmpose's config declares auto_scale_lr base 512 for it, kept here so
-# `--auto-scale-lr` reproduces mmpose's behaviour exactly.
+# (td-hm_hourglass52_8xb32-210e_mpii-384x384). Effective batch size:
+# 8 GPUs x 32 = 256; mmpose's config declares auto_scale_lr base 512 for it,
+# kept here so `--auto-scale-lr` reproduces mmpose's behaviour exactly.
 _base_ = ['./hourglass52_mpii_256.py']
 
 codec = dict(

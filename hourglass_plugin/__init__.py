@@ -8,6 +8,4 @@ and engine helpers into mmpose's / mmengine's registries (``MODELS``,
 from . import datasets, engine, evaluation, models, mpii  # noqa: F401
 from .version import __version__
 
-__all__ = [
-    '__version__', 'datasets', 'engine', 'evaluation', 'models', 'mpii'
-]
+__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models', 'mpii']

@@ -24,12 +24,11 @@ def test_mmcv_compiled_ops_run():
     assert mmcv.__version__ == '2.1.0'
     dets, keep = nms(
         np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]],
-                 dtype=np.float32), np.array([0.9, 0.8, 0.7], np.float32),
-        0.5)
+                 dtype=np.float32), np.array([0.9, 0.8, 0.7], np.float32), 0.5)
     assert keep.tolist() == [0, 2]
     feat = torch.arange(16, dtype=torch.float32).view(1, 1, 4, 4)
-    out = roi_align(feat, torch.tensor([[0., 0., 0., 4., 4.]]), (1, 1),
-                    1.0, 2, 'avg', True)
+    out = roi_align(feat, torch.tensor([[0., 0., 0., 4., 4.]]), (1, 1), 1.0, 2,
+                    'avg', True)
     assert out.shape == (1, 1, 1, 1)
     assert out.item() == pytest.approx(feat.mean().item())
 
@@ -47,7 +46,8 @@ def test_openmmlab_versions_and_numpy_agree():
 
 def test_chumpy_not_needed():
     out = subprocess.run([sys.executable, '-m', 'pip', 'show', 'chumpy'],
-                         capture_output=True, text=True)
+                         capture_output=True,
+                         text=True)
     assert out.returncode != 0, 'chumpy should not be installed'
     import mmpose.apis  # noqa: F401  (imports mmdet and the visualizer)
 

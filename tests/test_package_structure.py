@@ -34,7 +34,8 @@ def _imported_modules(path: Path) -> Set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[:len(package) - node.level + 1]
-                module = '.'.join(base + ([node.module] if node.module else []))
+                module = '.'.join(base +
+                                  ([node.module] if node.module else []))
             else:
                 module = node.module or ''
             names.add(module)
@@ -55,8 +56,8 @@ def subpackage_graph() -> Dict[str, Set[str]]:
         unit = rel.parts[0].removesuffix('.py')
         known = {p.name.removesuffix('.py') for p in PACKAGE.iterdir()}
         targets = {_unit(m) for m in _imported_modules(path)}
-        graph.setdefault(unit, set()).update(
-            t for t in targets if t and t != unit and t in known)
+        graph.setdefault(unit, set()).update(t for t in targets
+                                             if t and t != unit and t in known)
     return graph
 
 
@@ -88,9 +89,11 @@ def find_cycle(graph: Dict[str, Set[str]]) -> Optional[List[str]]:
 
 
 def test_cycle_finder_finds_a_cycle_and_accepts_a_dag():
-    assert find_cycle({'a': {'b'}, 'b': {'c'}, 'c': {'a'}}) == [
-        'a', 'b', 'c', 'a'
-    ]
+    assert find_cycle({
+        'a': {'b'},
+        'b': {'c'},
+        'c': {'a'}
+    }) == ['a', 'b', 'c', 'a']
     assert find_cycle({'a': {'b', 'c'}, 'b': {'c'}, 'c': set()}) is None
 
 

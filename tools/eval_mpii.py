@@ -28,15 +28,12 @@ naming the problem and exits with status 1.
 import argparse
 import json
 import math
-import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from hourglass_plugin.evaluation import (  # noqa: E402
-    load_mpii_gt_mat, load_predictions, mpii_pckh)
-from hourglass_plugin.mpii import MPII_JOINT_NAMES, PCKH_GROUPS  # noqa: E402
+from hourglass_plugin.evaluation import (load_mpii_gt_mat, load_predictions,
+                                         mpii_pckh)
+from hourglass_plugin.mpii import MPII_JOINT_NAMES, PCKH_GROUPS
 
 #: Columns of the printed table, in order.
 TABLE_KEYS = (*PCKH_GROUPS, 'Mean', 'Mean@0.1')

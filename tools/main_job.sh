@@ -61,7 +61,7 @@ run_stage "$LOGS/test.log" 'Epoch\(test\).* PCK: |Error|Traceback' \
 echo "== [4/4] top-down inference -> $WORK_DIR/demo (log: $LOGS/demo.log)"
 # MPII's protocol gives each person's rough location (center/scale) at test
 # time: take that person box from the annotation file through the dataset.
-"$PY" - "$MPII_IMAGE" "$WORK_DIR/mpii_bboxes.json" <<'PYEOF'
+"$PY" -W ignore - "$MPII_IMAGE" "$WORK_DIR/mpii_bboxes.json" <<'PYEOF'
 import json, os, sys
 import hourglass_plugin  # noqa: F401
 from mmpose.registry import DATASETS
@@ -74,14 +74,14 @@ boxes = [info['bbox'][0].tolist() for info in infos
 json.dump(boxes, open(sys.argv[2], 'w'))
 print(f'   {sys.argv[1]}: {len(boxes)} annotated person box(es)')
 PYEOF
-run_stage "$LOGS/demo.log" 'person|Error|Traceback|wrote' \
+run_stage "$LOGS/demo.log" 'results written|Error|Traceback' \
   "$PY" tools/topdown_demo.py "$MPII_IMAGE" --pose-config "$CONFIG" \
     --pose-checkpoint "$CKPT" --bboxes "$WORK_DIR/mpii_bboxes.json" \
     --radius 8 --thickness 4 --out-dir "$WORK_DIR/demo"
 # COCO people through the product's multi-person path: real detector boxes
 # (score >= 0.3), every kept person of an image in one batch. The network was
 # trained on 5 MPII people only, so these poses show the path, not accuracy.
-run_stage "$LOGS/demo_coco.log" 'person|Error|Traceback|wrote' \
+run_stage "$LOGS/demo_coco.log" 'results written|Error|Traceback' \
   "$PY" tools/topdown_demo.py "$COCO_DIR" --pose-config "$CONFIG" \
     --pose-checkpoint "$CKPT" \
     --det-json "$COCO_DIR/test_coco_det_AP_H_56.json" --bbox-thr 0.3 \
@@ -89,4 +89,7 @@ run_stage "$LOGS/demo_coco.log" 'person|Error|Traceback|wrote' \
 
 echo "== outputs in $WORK_DIR"
 ls "$CKPT" "$WORK_DIR/metrics.json" "$WORK_DIR/pred.mat" "$WORK_DIR/curves.png"
-ls "$WORK_DIR/demo"
+for json in "$WORK_DIR"/demo/*.json; do
+  "$PY" -c 'import json, sys; people = json.load(open(sys.argv[1]))
+print(f"   {sys.argv[1][:-5]}.png|json: {len(people)} person(s)")' "$json"
+done

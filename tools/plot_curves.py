@@ -28,8 +28,8 @@ def read_scalars(work_dir: str) -> Tuple[List[dict], List[dict]]:
     Raises:
         FileNotFoundError: No ``*/vis_data/scalars.json`` under ``work_dir``.
     """
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                      'scalars.json')))
+    files = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     if not files:
         raise FileNotFoundError(
             f'no */vis_data/scalars.json under {work_dir}: was it trained '
@@ -70,12 +70,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.plot([r['step'] for r in train if 'loss' in r],
              [r['loss'] for r in train if 'loss' in r])
-    ax1.set(xlabel='iteration', ylabel='training loss (sum over stacks)',
-            yscale='log', title='loss')
-    ax2.plot(list(pck), [r['PCK'] for r in pck.values()], 'o-',
-             label='PCKh@0.5 Mean')
-    ax2.plot(list(pck), [r['PCK@0.1'] for r in pck.values()], 's-',
-             label='PCKh@0.1 Mean')
+    ax1.set(
+        xlabel='iteration',
+        ylabel='training loss (sum over stacks)',
+        yscale='log',
+        title='loss')
+    ax2.plot(
+        list(pck), [r['PCK'] for r in pck.values()],
+        'o-',
+        label='PCKh@0.5 Mean')
+    ax2.plot(
+        list(pck), [r['PCK@0.1'] for r in pck.values()],
+        's-',
+        label='PCKh@0.1 Mean')
     ax2.set(xlabel='epoch', ylabel='%', title='validation PCKh')
     ax2.legend()
     fig.tight_layout()

@@ -1,7 +1,9 @@
-"""Evaluate a checkpoint with mmengine's Runner (mmpose's ``tools/test.py`` options).
+"""Evaluate a checkpoint with mmengine's Runner (mmpose's ``tools/test.py``
+options).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
-        [--pred-mat pred.mat] [--dump preds.pkl] [--show-dir DIR]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
+        [--out metrics.json] [--pred-mat pred.mat] [--dump preds.pkl]
+        [--show-dir DIR]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Prints the PCKh table (per joint group, Mean, Mean@0.1). ``--pred-mat`` writes
@@ -10,7 +12,6 @@ MATLAB pixels, annotation-file order), which ``tools/eval_mpii.py`` re-scores.
 """
 import argparse
 import os.path as osp
-import sys
 from typing import List, Optional
 
 import mmengine
@@ -18,9 +19,8 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from hourglass_plugin.engine.cli import (  # noqa: E402
-    add_runner_args, apply_runner_args, parse_runner_args)
+from hourglass_plugin.engine.cli import (add_runner_args, apply_runner_args,
+                                         parse_runner_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -32,8 +32,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--pred-mat',
         help='save predictions as HRNet pred.mat (1-based) for eval_mpii.py')
-    parser.add_argument('--dump',
-                        help='dump raw predictions to a .pkl file')
+    parser.add_argument('--dump', help='dump raw predictions to a .pkl file')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
 
@@ -70,7 +69,8 @@ class SaveMetricsHook(Hook):
     def __init__(self, out_file: str) -> None:
         self.out_file = out_file
 
-    def after_test_epoch(self, runner: Runner,
+    def after_test_epoch(self,
+                         runner: Runner,
                          metrics: Optional[dict] = None) -> None:
         """Dump ``metrics`` (rank 0 only)."""
         if metrics is not None and runner.rank == 0:

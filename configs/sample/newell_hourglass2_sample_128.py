@@ -44,8 +44,13 @@ test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=150, val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='RMSprop', lr=2.5e-3))
 param_scheduler = [
-    dict(type='MultiStepLR', begin=0, end=150, milestones=[120], gamma=0.2,
-         by_epoch=True)
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=150,
+        milestones=[120],
+        gamma=0.2,
+        by_epoch=True)
 ]
 log_processor = dict(window_size=1)  # log raw per-iteration losses
 default_hooks = dict(

@@ -12,8 +12,8 @@ from .topdown_inferencer import (BACKENDS, HourglassTopdownInferencer,
 from .visualization import build_pose_visualizer, draw_result
 
 __all__ = [
-    'BACKENDS', 'BBoxSource', 'CocoDetectionFile', 'HourglassTopdownInferencer',
-    'MMDetPersonDetector', 'PersonPose', 'TopdownResult', 'box_problems',
-    'build_pose_visualizer', 'check_bboxes', 'draw_result', 'load_image',
-    'select_person_boxes'
+    'BACKENDS', 'BBoxSource', 'CocoDetectionFile',
+    'HourglassTopdownInferencer', 'MMDetPersonDetector', 'PersonPose',
+    'TopdownResult', 'box_problems', 'build_pose_visualizer', 'check_bboxes',
+    'draw_result', 'load_image', 'select_person_boxes'
 ]

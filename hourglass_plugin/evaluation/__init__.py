@@ -3,7 +3,8 @@
 Ground-truth ``.mat`` reading lives in :mod:`hourglass_plugin.mpii` and is
 re-exported here for the evaluation tools.
 """
-from ..mpii import MPIIGroundTruth, head_sizes, load_headboxes, load_mpii_gt_mat
+from ..mpii import (MPIIGroundTruth, head_sizes, load_headboxes,
+                    load_mpii_gt_mat)
 from .functional import mpii_pckh
 from .mpii_pckh_metric import MPIIPCKhMetric
 from .prediction_files import load_predictions, save_pred_mat

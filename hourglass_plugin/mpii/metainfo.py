@@ -22,18 +22,20 @@ the 14 joints left after removing ``pelvis`` and ``thorax``.
 from typing import Dict, Tuple
 
 #: The 16 joint names in MPII order (index = joint id), as mmpose names them.
-MPII_JOINT_NAMES: Tuple[str, ...] = (
-    'right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',
-    'left_ankle', 'pelvis', 'thorax', 'upper_neck', 'head_top', 'right_wrist',
-    'right_elbow', 'right_shoulder', 'left_shoulder', 'left_elbow',
-    'left_wrist')
+MPII_JOINT_NAMES: Tuple[str,
+                        ...] = ('right_ankle', 'right_knee', 'right_hip',
+                                'left_hip', 'left_knee', 'left_ankle',
+                                'pelvis', 'thorax', 'upper_neck', 'head_top',
+                                'right_wrist', 'right_elbow', 'right_shoulder',
+                                'left_shoulder', 'left_elbow', 'left_wrist')
 NUM_MPII_JOINTS = len(MPII_JOINT_NAMES)
 
 #: The same joints as ``dataset_joints`` names them in MPII's ground-truth
 #: ``.mat`` files (``gt_valid.mat``, mmpose's ``mpii_gt_val.mat``).
-MPII_MAT_JOINT_NAMES: Tuple[str, ...] = (
-    'rank', 'rkne', 'rhip', 'lhip', 'lkne', 'lank', 'pelv', 'thor', 'neck',
-    'head', 'rwri', 'relb', 'rsho', 'lsho', 'lelb', 'lwri')
+MPII_MAT_JOINT_NAMES: Tuple[str, ...] = ('rank', 'rkne', 'rhip', 'lhip',
+                                         'lkne', 'lank', 'pelv', 'thor',
+                                         'neck', 'head', 'rwri', 'relb',
+                                         'rsho', 'lsho', 'lelb', 'lwri')
 
 _ID = {name: i for i, name in enumerate(MPII_JOINT_NAMES)}
 
@@ -52,6 +54,7 @@ PCKH_GROUPS: Dict[str, Tuple[int, ...]] = {
 }
 
 #: The 14 joints of the PCKh Mean (all but pelvis and thorax).
-PCKH_MEAN_JOINTS: Tuple[int, ...] = tuple(
-    i for i, name in enumerate(MPII_JOINT_NAMES)
-    if name not in ('pelvis', 'thorax'))
+PCKH_MEAN_JOINTS: Tuple[int,
+                        ...] = tuple(i
+                                     for i, name in enumerate(MPII_JOINT_NAMES)
+                                     if name not in ('pelvis', 'thorax'))

@@ -20,8 +20,7 @@ from hourglass_plugin.apis import (CocoDetectionFile,
                                    HourglassTopdownInferencer,
                                    MMDetPersonDetector, build_pose_visualizer,
                                    draw_result, load_image,
-                                   select_person_boxes)
-from hourglass_plugin.apis import topdown_inferencer
+                                   select_person_boxes, topdown_inferencer)
 
 MPII_JOINTS = [
     'right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',

@@ -8,7 +8,8 @@ from mmengine.registry import init_default_scope
 from tests.conftest import REPO_ROOT
 
 POSE_CONFIGS = sorted(
-    str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / 'configs').rglob('*.py')
+    str(p.relative_to(REPO_ROOT))
+    for p in (REPO_ROOT / 'configs').rglob('*.py')
     if '_base_' not in p.parts and 'mmdet' not in p.parts)
 
 
@@ -28,12 +29,12 @@ def test_config_builds_model_dataset_evaluator(config):
     size = cfg.codec['input_size']
     model = MODELS.build(cfg.model).eval()
     with torch.no_grad():
-        heatmaps = model(torch.zeros(1, 3, size[1], size[0]), None,
-                         mode='tensor')
+        heatmaps = model(
+            torch.zeros(1, 3, size[1], size[0]), None, mode='tensor')
     expected = (1, 16, cfg.codec['heatmap_size'][1],
                 cfg.codec['heatmap_size'][0])
-    assert tuple(heatmaps[-1].shape if isinstance(heatmaps, (list, tuple))
-                 else heatmaps.shape) == expected
+    assert tuple(heatmaps[-1].shape if isinstance(heatmaps, (
+        list, tuple)) else heatmaps.shape) == expected
     for split in ('train', 'val', 'test'):
         ds_cfg = cfg[f'{split}_dataloader'].dataset.copy()
         ds_cfg.data_root = str(REPO_ROOT / 'data')

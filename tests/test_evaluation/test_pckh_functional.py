@@ -2,7 +2,6 @@
 validation GT and on small hand-made cases."""
 import numpy as np
 import pytest
-
 from mmpose.datasets import MpiiDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 

@@ -12,13 +12,12 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import pseudo_collate
+from mmpose.datasets import MpiiDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.datasets.transforms import (GenerateTarget, GetBBoxCenterScale,
                                         LoadImage, PackPoseInputs,
                                         TopdownAffine)
 from mmpose.structures.bbox import bbox_cs2xyxy
-
-from mmpose.datasets import MpiiDataset
 
 DATA_DIR = Path(__file__).resolve().parents[2] / 'data'
 MPII_META = parse_pose_metainfo(dict(MpiiDataset.METAINFO))
@@ -52,7 +51,8 @@ def mpii_person(index: int) -> Dict:
         dataset_name='mpii')
 
 
-def mpii_batch(indices: Sequence[int], input_size: Tuple[int, int],
+def mpii_batch(indices: Sequence[int],
+               input_size: Tuple[int, int],
                with_target: bool = False) -> Dict:
     """A collated batch of real MPII crops (``inputs``, ``data_samples``).
 

@@ -8,8 +8,7 @@ from hourglass_plugin.models import CornerHourglassNet
 
 # a 2-level hourglass: same code paths as HG-52, seconds instead of minutes
 SMALL = dict(
-    downsample_times=2, stage_channels=(256, 256, 384),
-    stage_blocks=(1, 1, 2))
+    downsample_times=2, stage_channels=(256, 256, 384), stage_blocks=(1, 1, 2))
 
 
 def n_params(module: nn.Module) -> int:
@@ -34,8 +33,7 @@ def test_hg52_state_dict_keys_are_mmpose_keys_minus_unused_block(hg52_pair):
     theirs, ours = hg52_pair
     their_shapes = {
         k: v.shape
-        for k, v in theirs.state_dict().items()
-        if not k.startswith('inters.')
+        for k, v in theirs.state_dict().items() if not k.startswith('inters.')
     }
     assert {k: v.shape for k, v in ours.state_dict().items()} == their_shapes
 
@@ -56,8 +54,10 @@ def test_mmpose_reference_leaves_parameters_without_gradient():
     """The defect fixed above, seen in mmpose's HourglassNet."""
     model = HourglassNet(num_stacks=1, **SMALL)
     model(torch.randn(1, 3, 32, 32))[0].mean().backward()
-    no_grad = {n.split('.')[0] for n, p in model.named_parameters()
-               if p.grad is None}
+    no_grad = {
+        n.split('.')[0]
+        for n, p in model.named_parameters() if p.grad is None
+    }
     assert no_grad == {'inters'}
 
 
@@ -65,15 +65,22 @@ def test_two_stack_keys_equal_mmpose():
     """HG-104 style: with 2 stacks nothing is unused and keys match."""
     theirs = HourglassNet(num_stacks=2, **SMALL)
     ours = CornerHourglassNet(num_stacks=2, **SMALL)
-    assert ({k: v.shape for k, v in ours.state_dict().items()} ==
-            {k: v.shape for k, v in theirs.state_dict().items()})
+    assert ({
+        k: v.shape
+        for k, v in ours.state_dict().items()
+    } == {
+        k: v.shape
+        for k, v in theirs.state_dict().items()
+    })
 
 
 def test_norm_cfg_is_used_by_every_layer():
     gn = dict(type='GN', num_groups=32, requires_grad=True)
     ours = CornerHourglassNet(num_stacks=2, norm_cfg=gn, **SMALL)
-    norms = [m for m in ours.modules()
-             if isinstance(m, (nn.GroupNorm, nn.modules.batchnorm._NormBase))]
+    norms = [
+        m for m in ours.modules()
+        if isinstance(m, (nn.GroupNorm, nn.modules.batchnorm._NormBase))
+    ]
     assert norms and all(isinstance(m, nn.GroupNorm) for m in norms)
     # mmpose ignores it inside the hourglasses and inter-stack block
     theirs = HourglassNet(num_stacks=2, norm_cfg=gn, **SMALL)
@@ -99,8 +106,9 @@ def test_same_outputs_as_mmpose_with_same_weights():
 @pytest.mark.parametrize('size', [(100, 128), (128, 96), (200, 200)])
 def test_input_side_not_multiple_of_128_is_rejected(hg52_pair, size):
     _, ours = hg52_pair
-    with pytest.raises(ValueError, match='multiples of its total '
-                       'down-sampling 128'):
+    with pytest.raises(
+            ValueError, match='multiples of its total '
+            'down-sampling 128'):
         ours(torch.zeros(1, 3, *size))
 
 
@@ -119,5 +127,6 @@ def test_bad_arguments_are_rejected():
         CornerHourglassNet(stage_channels=(256, 256), stage_blocks=(1, ))
     with pytest.raises(ValueError, match='at least 6 stage_channels'):
         CornerHourglassNet(
-            downsample_times=5, stage_channels=(256, ) * 5,
+            downsample_times=5,
+            stage_channels=(256, ) * 5,
             stage_blocks=(1, ) * 5)

@@ -20,8 +20,9 @@ from mmengine.config import Config
 from torch.nn.parallel import DistributedDataParallel
 
 INPUT_SIZE = (128, 128)  # HG-52's smallest input: 4 * 2^5
-CONFIG = (Path(__file__).resolve().parents[2] / 'configs' /
-          'hourglass52_mpii_256.py')
+CONFIG = (
+    Path(__file__).resolve().parents[2] / 'configs' /
+    'hourglass52_mpii_256.py')
 
 
 def model_cfg(backbone_type: str) -> dict:
@@ -39,11 +40,11 @@ def train_two_steps(rank: int, init_file: str, cfgs: Dict[str, dict],
     torch.set_num_threads(1)
     dist.init_process_group(
         'gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
-    import hourglass_plugin  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
-
     from mpii_samples import mpii_batch
+
+    import hourglass_plugin  # noqa: F401
     init_default_scope('mmpose')
     for name, cfg in cfgs.items():
         try:
@@ -63,8 +64,8 @@ def train_two_steps(rank: int, init_file: str, cfgs: Dict[str, dict],
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            checksum = sum(
-                p.detach().double().sum() for p in model.parameters())
+            checksum = sum(p.detach().double().sum()
+                           for p in model.parameters())
             outcome = f'ok {loss.item():.6g} {checksum.item():.12g}'
         except Exception:  # reported to the test process
             outcome = traceback.format_exc()
@@ -76,8 +77,8 @@ def train_two_steps(rank: int, init_file: str, cfgs: Dict[str, dict],
 def outcomes(tmp_path_factory) -> Dict[str, List[str]]:
     """Per model ('ours', 'mmpose'), the outcome text of rank 0 and 1."""
     result_dir = tmp_path_factory.mktemp('ddp')
-    cfgs = dict(ours=model_cfg('CornerHourglassNet'), mmpose=model_cfg(
-        'HourglassNet'))
+    cfgs = dict(
+        ours=model_cfg('CornerHourglassNet'), mmpose=model_cfg('HourglassNet'))
     cfgs['mmpose']['backbone']['num_stacks'] = 1
     with pytest.MonkeyPatch.context() as patch:
         # DDP then names the parameters without gradient

@@ -36,8 +36,7 @@ def test_keypoint_weights_threshold_and_loss_weight():
 
 def test_weight_one_is_keypoint_mse_and_gradients_favour_foreground():
     torch.manual_seed(0)
-    codec = MSRAHeatmap(input_size=(256, 256), heatmap_size=(64, 64),
-                        sigma=1)
+    codec = MSRAHeatmap(input_size=(256, 256), heatmap_size=(64, 64), sigma=1)
     encoded = codec.encode(torch.tensor([[[100., 120.]]]).numpy())
     target = torch.from_numpy(encoded['heatmaps'])[None]  # (1, 1, 64, 64)
     assert int((target > 0).sum()) == 49  # the tutorial's 7x7 patch
@@ -49,8 +48,8 @@ def test_weight_one_is_keypoint_mse_and_gradients_favour_foreground():
 
     output.requires_grad_(True)
     ForegroundWeightedMSELoss()(output, target).backward()
-    grad_ratio = output.grad[target > 0] / (2 * (output - target)[target > 0]
-                                            / target.numel())
+    grad_ratio = output.grad[target > 0] / (2 * (output - target)[target > 0] /
+                                            target.numel())
     assert torch.allclose(grad_ratio, torch.full_like(grad_ratio, 82.0))
 
 

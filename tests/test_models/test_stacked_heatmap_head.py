@@ -8,9 +8,9 @@ from mmpose.models.heads import CPMHead
 from mmpose.models.losses import KeypointMSELoss
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
+from mpii_samples import MPII_META
 
 from hourglass_plugin.models import StackedHeatmapHead
-from mpii_samples import MPII_META
 
 K = 16  # MPII joints
 CODEC = dict(
@@ -107,8 +107,8 @@ def identity_head(num_stages: int) -> StackedHeatmapHead:
 
 def test_predict_decodes_last_stack_with_quarter_pixel_refinement():
     head = identity_head(2)
-    feats = (heatmaps_with_peak(3, 4, seed=0),
-             heatmaps_with_peak(5, 7, seed=1))
+    feats = (heatmaps_with_peak(3, 4,
+                                seed=0), heatmaps_with_peak(5, 7, seed=1))
     preds, fields = head.predict(
         feats, samples(1), test_cfg=dict(output_heatmaps=True))
     assert torch.equal(fields[0].heatmaps, feats[1][0])
@@ -137,10 +137,17 @@ def test_flip_test_averages_flipped_back_shifted_heatmaps():
 def test_head_layers_and_keys_are_cpmheads():
     ours = StackedHeatmapHead(in_channels=256, out_channels=K, num_stages=2)
     theirs = CPMHead(
-        in_channels=256, out_channels=K, num_stages=2,
+        in_channels=256,
+        out_channels=K,
+        num_stages=2,
         deconv_out_channels=None)
-    assert ({k: v.shape for k, v in ours.state_dict().items()} ==
-            {k: v.shape for k, v in theirs.state_dict().items()})
+    assert ({
+        k: v.shape
+        for k, v in ours.state_dict().items()
+    } == {
+        k: v.shape
+        for k, v in theirs.state_dict().items()
+    })
 
 
 def test_bad_inputs_are_rejected():

@@ -5,8 +5,14 @@ train_cfg = dict(by_epoch=True, max_epochs=210, val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
 
 param_scheduler = [
-    dict(type='LinearLR', begin=0, end=500, start_factor=0.001,
-         by_epoch=False),  # warm-up
-    dict(type='MultiStepLR', begin=0, end=210, milestones=[170, 200],
-         gamma=0.1, by_epoch=True)
+    dict(
+        type='LinearLR', begin=0, end=500, start_factor=0.001,
+        by_epoch=False),  # warm-up
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=210,
+        milestones=[170, 200],
+        gamma=0.1,
+        by_epoch=True)
 ]

@@ -8,6 +8,11 @@ train_cfg = dict(by_epoch=True, max_epochs=200, val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='RMSprop', lr=2.5e-4))
 
 param_scheduler = [
-    dict(type='MultiStepLR', begin=0, end=200, milestones=[150], gamma=0.2,
-         by_epoch=True)
+    dict(
+        type='MultiStepLR',
+        begin=0,
+        end=200,
+        milestones=[150],
+        gamma=0.2,
+        by_epoch=True)
 ]

@@ -3,8 +3,9 @@
 
 PCKh (Andriluka et al., CVPR 2014, Sec. 5): a predicted joint is correct when
 its distance to the ground truth is below ``thr`` times the person's head size,
-the head size being ``SC_BIAS = 0.6`` (``hourglass_plugin.mpii``) times the diagonal of the annotated head
-box (MATLAB toolkit ``util_get_head_size``; HRNet ``lib/dataset/mpii.py``).
+the head size being ``SC_BIAS = 0.6`` (``hourglass_plugin.mpii``) times the
+diagonal of the annotated head box (MATLAB toolkit ``util_get_head_size``;
+HRNet ``lib/dataset/mpii.py``).
 Only annotated (visible) joints count.
 
 Conventions (each one moves published numbers a little):

@@ -160,8 +160,7 @@ class StackedHeatmapHead(CPMHead):
                 'out_channels')
 
         stack_losses = [
-            self._stack_loss_module(s)(heatmaps, gt_heatmaps,
-                                       keypoint_weights)
+            self._stack_loss_module(s)(heatmaps, gt_heatmaps, keypoint_weights)
             for s, heatmaps in enumerate(stack_heatmaps)
         ]
         losses = dict(loss_kpt=sum(stack_losses))
