@@ -80,11 +80,13 @@ run_stage "$LOGS/demo.log" 'results written|Error|Traceback' \
     --radius 8 --thickness 4 --out-dir "$WORK_DIR/demo"
 # COCO people through the product's multi-person path: real detector boxes
 # (score >= 0.3), every kept person of an image in one batch. The network was
-# trained on 5 MPII people only, so these poses show the path, not accuracy.
+# trained on 5 MPII people only, so these poses show the path, not accuracy;
+# its scores on COCO people are low, so every keypoint is drawn (--kpt-thr 0).
 run_stage "$LOGS/demo_coco.log" 'results written|Error|Traceback' \
   "$PY" tools/topdown_demo.py "$COCO_DIR" --pose-config "$CONFIG" \
     --pose-checkpoint "$CKPT" \
     --det-json "$COCO_DIR/test_coco_det_AP_H_56.json" --bbox-thr 0.3 \
+    --kpt-thr 0 \
     --radius 4 --thickness 2 --out-dir "$WORK_DIR/demo"
 
 echo "== outputs in $WORK_DIR"
