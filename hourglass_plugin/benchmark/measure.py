@@ -14,6 +14,7 @@ import tempfile
 from typing import Dict
 
 import torch
+from mmengine.runner import CheckpointLoader
 
 from ..deploy.backends import ONNX_BACKENDS
 from .machine import median_seconds
@@ -113,9 +114,11 @@ def prepare_model(job: dict) -> dict:
             calibration; see ``deploy.crops``).
 
     Returns:
-        dict: ``params``, ``macs``, ``input_size`` ``[W, H]``, ``weights``,
-        ``onnx`` (variant -> file), ``reference`` (file, when agreement is
-        measured).
+        dict: ``params``, ``source_params`` (the parameter count of the
+        network a converted checkpoint came from, ``meta.source_parameters``
+        written by ``tools/convert_checkpoint.py``; else None), ``macs``,
+        ``input_size`` ``[W, H]``, ``weights``, ``onnx`` (variant -> file),
+        ``reference`` (file, when agreement is measured).
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
@@ -131,8 +134,14 @@ def prepare_model(job: dict) -> dict:
         weights = osp.join(job['work_dir'], f'{job["name"]}_random_init.pth')
         torch.save(model.state_dict(), weights)
     cost = model_complexity(model)
+    source_params = None
+    if job['checkpoint']:
+        meta = CheckpointLoader.load_checkpoint(
+            job['checkpoint'], map_location='cpu').get('meta') or {}
+        source_params = meta.get('source_parameters')
     out = dict(
         params=cost['params'],
+        source_params=source_params,
         macs=cost['macs'],
         input_size=list(cost['input_size']),
         weights=weights,
