@@ -1,6 +1,9 @@
 # mmpose's HG-52 MPII recipe: Adam 5e-4, 500-iteration linear warm-up,
 # x0.1 at epochs 170 and 200, 210 epochs, validation every 10 epochs.
-train_cfg = dict(by_epoch=True, max_epochs=210, val_interval=10)
+# mmengine's epoch loop that can also stop and resume mid-epoch (pre-emption:
+# hourglass_plugin.engine.PreemptionCheckpointHook).
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=210, val_interval=10)
 
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
 
