@@ -16,6 +16,7 @@ from mmpose.apis import init_model
 from port_references import (bearpaw_forward, bearpaw_keys, princeton_forward,
                              princeton_keys, random_state_dict)
 
+from hourglass_plugin.models import checkpoint_conversion as conversion
 from tests.conftest import REPO_ROOT, load_tool
 from tests.test_models.mpii_samples import mpii_batch
 
@@ -84,7 +85,7 @@ def test_port_checkpoint_converts_and_matches_the_port(fmt, stacks, tmp_path,
 
     port_sd = unprefixed(ckpt['state_dict'])
     theirs = sum(v.numel() for k, v in port_sd.items()
-                 if not k.endswith(convert.NORM_BUFFERS))
+                 if not k.endswith(conversion.NORM_BUFFERS))
     saved = torch.load(dst)
     ours = saved['meta']['parameters']
     dead = DEAD_SKIP_PARAMS[stacks] if fmt == PRINCETON else 0
@@ -152,7 +153,7 @@ def test_flip_test_is_the_ports(fmt, tmp_path, capsys):
 def test_mmpose_format_converts_with_named_drops(tmp_path, capsys):
     """--from mmpose (also tools/convert_mmpose_checkpoint.py): the unused
     block and 0.x head names, every dropped key named."""
-    shapes = convert.expected_shapes(
+    shapes = conversion.expected_shapes(
         str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py'))
     state_dict = {
         ('keypoint_head.' + k[len('head.'):] if k.startswith('head.') else k):
@@ -182,11 +183,11 @@ def test_mmpose_format_converts_with_named_drops(tmp_path, capsys):
 def test_wrong_format_missing_key_and_wrong_shape_are_named(tmp_path):
     keys = princeton_keys(2)
     state_dict = random_state_dict(keys)
-    expected = convert.expected_shapes(config_of(PRINCETON, 2))
+    expected = conversion.expected_shapes(config_of(PRINCETON, 2))
     source = unprefixed(state_dict)
     # a princeton-vl file read as pytorch-pose
-    with pytest.raises(convert.CheckpointMismatchError) as err:
-        convert.convert_state_dict(source, expected, BEARPAW)
+    with pytest.raises(conversion.CheckpointMismatchError) as err:
+        conversion.convert_state_dict(source, expected, BEARPAW)
     assert 'not a pytorch_pose key: pre.0.conv.weight' in str(err.value)
     assert 'looks like a pytorch_stacked_hourglass checkpoint: pass ' \
         '--from pytorch_stacked_hourglass' in str(err.value)
@@ -194,15 +195,15 @@ def test_wrong_format_missing_key_and_wrong_shape_are_named(tmp_path):
     broken = dict(source)
     del broken['hgs.1.0.low1.conv2.conv.weight']
     with pytest.raises(
-            convert.CheckpointMismatchError,
+            conversion.CheckpointMismatchError,
             match='missing in checkpoint: backbone.hourglasses.1.'
             r'low1.conv2.conv.weight'):
-        convert.convert_state_dict(broken, expected, PRINCETON)
+        conversion.convert_state_dict(broken, expected, PRINCETON)
     # a wrong shape (17 joints)
     broken = dict(source)
     broken['outs.1.conv.weight'] = torch.zeros(17, 256, 1, 1)
-    with pytest.raises(convert.CheckpointMismatchError) as err:
-        convert.convert_state_dict(broken, expected, PRINCETON)
+    with pytest.raises(conversion.CheckpointMismatchError) as err:
+        conversion.convert_state_dict(broken, expected, PRINCETON)
     assert (
         'shape mismatch: outs.1.conv.weight -> backbone.predictors.1.'
         'weight: checkpoint (17, 256, 1, 1), model (16, 256, 1, 1)') in str(
@@ -211,10 +212,10 @@ def test_wrong_format_missing_key_and_wrong_shape_are_named(tmp_path):
     bearpaw = unprefixed(random_state_dict(bearpaw_keys(2)))
     bearpaw['hg.0.hg.0.0.1.bn1.weight'] = torch.zeros(256)
     with pytest.raises(
-            convert.CheckpointMismatchError,
+            conversion.CheckpointMismatchError,
             match=r'hg\.0\.hg\.0\.0\.1\.bn1\.weight: a second '
             'residual block'):
-        convert.convert_state_dict(bearpaw, expected, BEARPAW)
+        conversion.convert_state_dict(bearpaw, expected, BEARPAW)
 
 
 def test_old_pytorch_checkpoint_without_batch_counters_converts():
@@ -224,8 +225,8 @@ def test_old_pytorch_checkpoint_without_batch_counters_converts():
         for k, v in unprefixed(random_state_dict(bearpaw_keys(2))).items()
         if not k.endswith('num_batches_tracked')
     }
-    expected = convert.expected_shapes(config_of(BEARPAW, 2))
-    converted, notes = convert.convert_state_dict(source, expected, BEARPAW)
+    expected = conversion.expected_shapes(config_of(BEARPAW, 2))
+    converted, notes = conversion.convert_state_dict(source, expected, BEARPAW)
     assert set(converted) == set(expected)
     assert any('num_batches_tracked buffers absent from the source' in n
                for n in notes)
@@ -281,7 +282,7 @@ def test_mean_std_goes_into_meta_and_preprocessor_lines(tmp_path, capsys):
     assert meta['mean_std']['mean'] == [0.5, 0.4, 0.3]
     assert meta['mean_std']['std'] == [0.25, 0.24, 0.23]
     # the printed values reproduce the config's default for their file
-    assert convert.preprocessor_lines(BEARPAW_MEAN).endswith(
+    assert conversion.preprocessor_lines(BEARPAW_MEAN).endswith(
         'mean=[112.3020, 113.2200, 110.3385], std=[255., 255., 255.]))')
     with pytest.raises(ValueError, match='for --from pytorch_pose only'):
         convert.main([
@@ -305,9 +306,9 @@ def test_weights_only_refusal_is_explained(tmp_path):
             ValueError,
             match=r'\(argparse.Namespace\)\. If you '
             'trust the file, re-run with --trust-pickle'):
-        convert.load_checkpoint_file(str(src))
-    assert convert.load_checkpoint_file(str(src), trust_pickle=True)
+        conversion.load_checkpoint_file(str(src))
+    assert conversion.load_checkpoint_file(str(src), trust_pickle=True)
     with pytest.raises(FileNotFoundError):
-        convert.load_checkpoint_file(str(tmp_path / 'missing.pth'))
+        conversion.load_checkpoint_file(str(tmp_path / 'missing.pth'))
     with pytest.raises(ValueError, match='no state dict of tensors'):
-        convert.source_state_dict(dict(epoch=1), 'x.pth', BEARPAW)
+        conversion.source_state_dict(dict(epoch=1), 'x.pth', BEARPAW)
