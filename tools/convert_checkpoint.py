@@ -3,26 +3,11 @@
     python tools/convert_checkpoint.py SRC DST --from FORMAT [--config CONFIG]
         [--mean-std mean.pth.tar] [--trust-pickle]
 
-FORMAT (the file SRC comes from):
-
-``mmpose``
-    mmpose's HG-52 / HG-104 (``HourglassNet`` + ``CPMHead``), e.g. the
-    published ``hourglass52_mpii_256x256-ae358435_20200812.pth``. Keys are
-    kept (mmpose 0.x ``keypoint_head.*`` is read as ``head.*``); the unused
-    one-stack block ``backbone.inters.*`` is dropped. Conversion is optional:
-    ``CornerHourglassNet`` drops that block itself on load.
-``pytorch_stacked_hourglass``
-    princeton-vl/pytorch_stacked_hourglass (``original_8hg`` /
-    ``original_2hg/checkpoint.pt``): ``{'state_dict', 'optimizer',
-    'epoch'}``, keys ``model.module.`` + ``PoseNet`` names (``pre.*``,
-    ``hgs.<s>.0.*``, ``features.<s>.{0,1}.*``, ``outs.<s>.*``,
-    ``merge_features.<s>.*``, ``merge_preds.<s>.*``).
-``pytorch_pose``
-    bearpaw/pytorch-pose (``hg_s8_b1`` / ``hg_s2_b1``): ``{'epoch', 'arch',
-    'state_dict', 'best_acc', 'optimizer'}``, keys ``module.`` +
-    ``HourglassNet`` names (``conv1``, ``bn1``, ``layer1..3``,
-    ``hg.<s>.hg.<level>.<branch>.0.*``, ``res``, ``fc``, ``score``, ``fc_``,
-    ``score_``); one residual block per position (``--blocks 1``).
+FORMAT (the code base SRC was saved by): ``mmpose``,
+``pytorch_stacked_hourglass`` (princeton-vl) or ``pytorch_pose`` (bearpaw);
+their key layouts are described in
+:mod:`hourglass_plugin.models.checkpoint_conversion`. mmpose checkpoints need
+no conversion: ``CornerHourglassNet`` drops their unused block on load.
 
 Every source key is mapped to a key of the model CONFIG builds (default: the
 matching config of ``configs/`` for the format and stack count) or dropped
