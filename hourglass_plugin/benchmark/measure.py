@@ -118,13 +118,16 @@ def prepare_model(job: dict) -> dict:
         network a converted checkpoint came from, ``meta.source_parameters``
         written by ``tools/convert_checkpoint.py``; else None), ``macs``,
         ``input_size`` ``[W, H]``, ``weights``, ``onnx`` (variant -> file),
-        ``reference`` (file, when agreement is measured).
+        ``reference`` (file, when agreement is measured) and
+        ``agreement_floor``: the share of joints the fp32 network keeps
+        within 1 heatmap px when its input gets +-1 grey level of noise
+        (``deploy.input_noise_floor``, all crops; None without agreement).
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
     """
-    from ..deploy import (crop_sources, dataset_crops, onnx_paths,
-                          prepare_onnx, reference_heatmaps)
+    from ..deploy import (crop_sources, dataset_crops, input_noise_floor,
+                          onnx_paths, prepare_onnx, reference_heatmaps)
     from ..deploy.model_zoo import load_pose_model
     from .complexity import model_complexity
     torch.manual_seed(0)
@@ -145,7 +148,8 @@ def prepare_model(job: dict) -> dict:
         macs=cost['macs'],
         input_size=list(cost['input_size']),
         weights=weights,
-        onnx={})
+        onnx={},
+        agreement_floor=None)
     for stale in onnx_paths(job['work_dir'], job['name']).values():
         if osp.isfile(stale):  # from another run, maybe other weights
             os.remove(stale)
@@ -170,6 +174,10 @@ def prepare_model(job: dict) -> dict:
                 f'{job["calib_data"]} (annotations/mpii_val.json or '
                 'coco_multi/test_coco.json)')
         refs = {k: reference_heatmaps(model, v) for k, v in crops.items()}
+        floors = [input_noise_floor(model, v) for v in crops.values()]
+        out['agreement_floor'] = sum(f['share'] * f['joints']
+                                     for f in floors) / sum(f['joints']
+                                                            for f in floors)
         out['reference'] = osp.join(job['work_dir'], f'{job["name"]}_ref.pt')
         torch.save(dict(crops=crops, heatmaps=refs), out['reference'])
     return out

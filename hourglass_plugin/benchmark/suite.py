@@ -160,6 +160,8 @@ def run_benchmark(specs: List[dict],
                     source_params=prep['source_params'] if prep else None,
                     macs=prep['macs'] if prep else None,
                     input_size=prep['input_size'] if prep else None,
+                    kpt_agreement_floor=prep['agreement_floor']
+                    if prep else None,
                     latency_ms_b1=None,
                     throughput_b32=None,
                     peak_mem_mb=None)

@@ -15,7 +15,8 @@ Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
     fast = BackendPoseEstimator(model, runner)
     results = inference_topdown(fast, 'image.jpg', bboxes)  # flip test kept
 """
-from .agreement import decode_keypoints, keypoint_agreement
+from .agreement import (decode_keypoints, input_noise_floor,
+                        keypoint_agreement, perturb_crops)
 from .backends import (BACKENDS, ONNX_BACKENDS, build_heatmap_runner,
                        onnx_paths, prepare_onnx)
 from .crops import calibration_crops, crop_sources, dataset_crops
@@ -31,6 +32,7 @@ __all__ = [
     'BACKENDS', 'ONNX_BACKENDS', 'BackendPoseEstimator', 'LastStackHeatmaps',
     'OrtHeatmapRunner', 'TorchHeatmapRunner', 'build_heatmap_runner',
     'calibration_crops', 'crop_sources', 'dataset_crops', 'decode_keypoints',
-    'export_onnx', 'keypoint_agreement', 'last_stack', 'model_input_size',
-    'onnx_paths', 'prepare_onnx', 'quantize_int8', 'reference_heatmaps'
+    'export_onnx', 'input_noise_floor', 'keypoint_agreement', 'last_stack',
+    'model_input_size', 'onnx_paths', 'perturb_crops', 'prepare_onnx',
+    'quantize_int8', 'reference_heatmaps'
 ]

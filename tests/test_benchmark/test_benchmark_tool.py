@@ -286,6 +286,12 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
     assert onnx['kpt_agreement'] == 1.0  # exact path
     assert int8['kpt_agreement'] >= 0.8  # random weights: test_backends
     assert 'kpt_agreement' not in eager
+    # the fp32 network's own agreement under +-1 grey level of input noise,
+    # measured once per model (random weights: flat heatmaps, below 100%)
+    floor = eager['kpt_agreement_floor']
+    assert 0.0 < floor <= 1.0
+    assert onnx['kpt_agreement_floor'] == int8['kpt_agreement_floor'] == floor
+    assert mmpose['kpt_agreement_floor'] is None  # eager only: no agreement
     # the same network through ONNX Runtime scores the same PCKh
     assert onnx['PCKh'] == pytest.approx(eager['PCKh'], abs=1e-6)
     assert mmpose['name'] == 'tiny_mmpose_hourglass'
@@ -296,6 +302,8 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
     assert 'other processes used' in table and 'theoretical fp32 peak' in table
     assert table.count('| newell_hourglass2_sample_128 |') == 4
     assert '| skipped: ' in table
+    assert f'| {int8["kpt_agreement"]:.1%} ({floor:.1%}) |' in table
+    assert '(floor): the share of joints the fp32 network itself' in table
     assert 'than mmpose tiny_mmpose_hourglass eager' in printed
     assert out_png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
