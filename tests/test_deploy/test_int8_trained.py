@@ -18,8 +18,9 @@ import torch
 from hourglass_plugin.benchmark.measure import evaluate_pckh
 from hourglass_plugin.deploy import (BackendPoseEstimator,
                                      build_heatmap_runner, crop_sources,
-                                     dataset_crops, keypoint_agreement,
-                                     model_input_size, reference_heatmaps)
+                                     dataset_crops, input_noise_floor,
+                                     keypoint_agreement, model_input_size,
+                                     reference_heatmaps)
 from hourglass_plugin.deploy.model_zoo import load_pose_model
 
 HERE = Path(__file__).resolve().parent
@@ -42,13 +43,16 @@ def train(repo_root: Path, config: Path, work_dir: Path) -> str:
 
 
 def int8_against_fp32(config: Path, checkpoint: str, data_dir: Path) -> dict:
-    """Agreement and PCKh change of the int8 backend on data/."""
+    """Agreement and PCKh change of the int8 backend on data/, and the fp32
+    network's own agreement under +-1 grey level of input noise (the floor
+    any backend is read against), per crop source."""
     torch.set_num_threads(2)
     model = load_pose_model(str(config), checkpoint)
     runner = build_heatmap_runner(
         model, 'int8', threads=2, calib_data=str(data_dir))
     sources = crop_sources(data_dir)
     hits = joints = 0
+    by_source = {}
     for name in ('mpii', 'coco_gt'):
         crops = dataset_crops(model, sources[name], flip=True)
         agreement = keypoint_agreement(
@@ -57,10 +61,16 @@ def int8_against_fp32(config: Path, checkpoint: str, data_dir: Path) -> dict:
             model_input_size(model))
         hits += agreement['share'] * agreement['joints']
         joints += agreement['joints']
+        by_source[name] = dict(
+            share=agreement['share'],
+            floor=input_noise_floor(model, crops)['share'])
     fp32 = evaluate_pckh(model, str(config), str(data_dir), 5)
     int8 = evaluate_pckh(
         BackendPoseEstimator(model, runner), str(config), str(data_dir), 5)
-    return dict(share=hits / joints, pckh_change=int8['PCKh'] - fp32['PCKh'])
+    return dict(
+        share=hits / joints,
+        pckh_change=int8['PCKh'] - fp32['PCKh'],
+        by_source=by_source)
 
 
 @pytest.mark.timeout(1800)  # training HG-52 took 13 min on 2 loaded cores
@@ -76,9 +86,12 @@ def test_int8_keeps_the_joints_of_a_trained_hg52(repo_root, data_dir,
 @pytest.mark.timeout(900)
 @pytest.mark.xfail(
     strict=True,
-    reason='measured 84.7% of joints within 1 px, dPCKh +1.5: one 8-bit '
-    'scale per tensor loses the small channels of the pre-activation '
-    'residual stream (see deploy/quantization.py)')
+    reason='measured 84.7% of joints within 1 px (MPII 94.4%, COCO 80.7%), '
+    'dPCKh +1.5. The fp32 network itself keeps only 97.9% of its COCO '
+    'joints under +-1 grey level of input noise (HG-52: 100%), and 8-bit '
+    'weights alone change its heatmaps by 4% (relative L2): the rounding of '
+    '~100 pre-activation residual layers adds up (see '
+    'deploy/quantization.py)')
 def test_int8_keeps_the_joints_of_the_trained_main_job_newell(
         repo_root, data_dir, tmp_path):
     config = repo_root / 'configs' / 'sample' / (
