@@ -157,7 +157,8 @@ class HourglassTopdownInferencer:
                 backend,
                 threads=threads,
                 onnx_file=onnx_file,
-                calib_data=calib_data)
+                calib_data=calib_data,
+                spin_wait=False)  # the pipeline's PyTorch work needs the cores
             self.pose_estimator = BackendPoseEstimator(self.model, runner)
         self.bbox_source = bbox_source
         self.bbox_thr = bbox_thr

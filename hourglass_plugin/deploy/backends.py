@@ -100,7 +100,8 @@ def build_heatmap_runner(pose_model: nn.Module,
                          threads: Optional[int] = None,
                          work_dir: Optional[str] = None,
                          onnx_file: Optional[str] = None,
-                         calib_data: Optional[CalibData] = None):
+                         calib_data: Optional[CalibData] = None,
+                         spin_wait: bool = True):
     """The runner ``(N, 3, H, W) crops -> (N, K, h, w) heatmaps`` of a
     backend.
 
@@ -119,6 +120,8 @@ def build_heatmap_runner(pose_model: nn.Module,
             calibrated on (crops, a data root such as ``data/``, or a dataset
             config; see :func:`~.crops.calibration_crops`); required for
             ``int8`` without ``onnx_file``.
+        spin_wait (bool): ONNX backends: let ONNX Runtime's threads spin
+            between runs (see :class:`OrtHeatmapRunner`).
 
     Returns:
         callable: A :class:`TorchHeatmapRunner` or :class:`OrtHeatmapRunner`.
@@ -133,16 +136,19 @@ def build_heatmap_runner(pose_model: nn.Module,
     device = str(next(pose_model.parameters()).device)
     if backend in ONNX_BACKENDS:
         if onnx_file is not None:
-            return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+            return OrtHeatmapRunner(
+                onnx_file, threads=threads, device=device, spin_wait=spin_wait)
         if work_dir is not None:
             onnx_file = prepare_onnx(
                 pose_model, backend, work_dir, calib_data=calib_data)
-            return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+            return OrtHeatmapRunner(
+                onnx_file, threads=threads, device=device, spin_wait=spin_wait)
         # the session holds the model in memory: the files can go right away
         with tempfile.TemporaryDirectory(prefix='hourglass_onnx_') as tmp:
             onnx_file = prepare_onnx(
                 pose_model, backend, tmp, calib_data=calib_data)
-            return OrtHeatmapRunner(onnx_file, threads=threads, device=device)
+            return OrtHeatmapRunner(
+                onnx_file, threads=threads, device=device, spin_wait=spin_wait)
     if backend in ('bf16', 'fp16'):
         return TorchHeatmapRunner(pose_model, precision=backend)
     return TorchHeatmapRunner(

@@ -5,6 +5,16 @@ Conv+ReLU fusion, NCHWc layout transformation of convolutions, QDQ ->
 QLinearConv fusion for int8 models) runs HG-52 closer to the machine's GEMM
 throughput than eager PyTorch. The thread pool is pinned (``intra_op`` =
 ``threads``, one ``inter_op`` thread, sequential execution).
+
+``spin_wait``: after a run ONNX Runtime's worker threads keep spinning for
+the next one (its default). Back to back (the benchmark's latency) that is
+what is fastest; in the top-down pipeline, where PyTorch prepares the next
+crops and decodes on the same cores, the spinning threads steal them:
+measured on 2 cores (main-job network, ``--pipeline`` on data/coco_multi,
+three runs each), the crop stage took 25-45 ms per image with spinning and
+14-17 ms without (eager PyTorch: 13-17 ms), the network the same within
+noise. :class:`~hourglass_plugin.apis.HourglassTopdownInferencer` turns it
+off.
 """
 import os.path as osp
 from typing import List, Optional
@@ -44,6 +54,9 @@ class OrtHeatmapRunner:
         threads (int, optional): ``intra_op_num_threads``; None lets ONNX
             Runtime use one thread per physical core.
         device (str): ``'cpu'`` or ``'cuda[:i]'`` (needs onnxruntime-gpu).
+        spin_wait (bool): Let the worker threads spin after a run
+            (``session.intra_op.allow_spinning``; see the module docstring).
+            Defaults to True, ONNX Runtime's default.
 
     Call: ``runner(inputs)``, ``inputs`` (N, 3, H, W) float32 normalised
     crops (any device) -> (N, K, h, w) float32 heatmaps on the same device.
@@ -57,7 +70,8 @@ class OrtHeatmapRunner:
     def __init__(self,
                  onnx_file: str,
                  threads: Optional[int] = None,
-                 device: str = 'cpu') -> None:
+                 device: str = 'cpu',
+                 spin_wait: bool = True) -> None:
         import onnxruntime as ort
         if not osp.isfile(onnx_file):
             raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
@@ -68,6 +82,8 @@ class OrtHeatmapRunner:
         options.inter_op_num_threads = 1
         if threads:
             options.intra_op_num_threads = int(threads)
+        options.add_session_config_entry('session.intra_op.allow_spinning',
+                                         '1' if spin_wait else '0')
         self.onnx_file = onnx_file
         self.session = ort.InferenceSession(
             onnx_file, options, providers=ort_providers(device))

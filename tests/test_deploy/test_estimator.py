@@ -9,7 +9,8 @@ import torch
 from mmpose.apis import inference_topdown
 
 from hourglass_plugin.apis import HourglassTopdownInferencer
-from hourglass_plugin.deploy import BackendPoseEstimator, build_heatmap_runner
+from hourglass_plugin.deploy import (BackendPoseEstimator, OrtHeatmapRunner,
+                                     build_heatmap_runner)
 from hourglass_plugin.deploy.model_zoo import load_pose_model
 
 IMAGE_ID = 196141  # 5 annotated people
@@ -90,3 +91,22 @@ def test_estimator_without_flip_test_equals_test_step(torch_and_onnx,
     for a, b in zip(mine, ref):
         np.testing.assert_allclose(
             a.pred_instances.keypoints, b.pred_instances.keypoints, atol=1e-4)
+
+
+def spinning(runner) -> str:
+    """ONNX Runtime's ``session.intra_op.allow_spinning`` of a runner."""
+    return runner.session.get_session_options().get_session_config_entry(
+        'session.intra_op.allow_spinning')
+
+
+def test_the_api_stops_onnx_runtime_threads_spinning_between_runs(
+        torch_and_onnx, sample_onnx):
+    # between two network runs the pipeline's own PyTorch work needs the
+    # cores (ort_runner's docstring: the crop stage took 25-45 ms per image
+    # with spinning threads, 14-17 ms without)
+    _, fast = torch_and_onnx
+    assert spinning(fast.pose_estimator.runner) == '0'
+    # a bare runner keeps ONNX Runtime's default (back-to-back latency)
+    assert spinning(OrtHeatmapRunner(sample_onnx, threads=2)) == '1'
+    assert spinning(OrtHeatmapRunner(sample_onnx, threads=2,
+                                     spin_wait=False)) == '0'
