@@ -47,6 +47,9 @@ weights only, int8 per channel (simulated in PyTorch)   99.4% / 93.5%, 4%
 fp32 with +-1 grey level of input noise (the floor)     100% / 97.9%, 0.7%
 ======================================================  ==================
 
+(The ranking: :func:`~.sensitivity.int8_sensitivity`, ``fp32_nodes`` below;
+``tools/int8_sensitivity.py`` writes such mixed-precision models.)
+
 No single layer is to blame: rounding one conv's input alone changes the
 heatmaps by 0.3-0.5% for most of the ~100 convs (5% for the conv reading the
 un-normalised residual stream, range -56..123), and along the identity skips
@@ -161,6 +164,41 @@ def output_node_names(onnx_file: str) -> List[str]:
     return boundary_node_names(onnx_file)['output']
 
 
+def prepared_for_quantization(fp32_file: str, out_file: str) -> str:
+    """ONNX Runtime's pre-processing before quantisation (shape inference,
+    graph clean-up and fusions, as its documentation recommends); the node
+    names :func:`quantize_int8` takes refer to this graph.
+
+    Returns:
+        str: ``out_file``.
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    quant_pre_process(fp32_file, out_file, skip_symbolic_shape=True)
+    return out_file
+
+
+def conv_node_names(fp32_file: str) -> List[str]:
+    """Names of the convolutions :func:`quantize_int8` quantises by default
+    (graph order, the heatmap-writing one excluded), in the pre-processed
+    graph.
+
+    Raises:
+        FileNotFoundError: If ``fp32_file`` does not exist.
+    """
+    import onnx
+    if not osp.isfile(fp32_file):
+        raise FileNotFoundError(f'ONNX file not found: {fp32_file}')
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = prepared_for_quantization(fp32_file,
+                                             osp.join(tmp, 'prepared.onnx'))
+        output = set(output_node_names(prepared))
+        graph = onnx.load(prepared).graph
+    return [
+        n.name for n in graph.node
+        if n.op_type == 'Conv' and n.name not in output
+    ]
+
+
 def quantize_int8(fp32_file: str,
                   out_file: str,
                   calib_crops: Optional[Tensor] = None,
@@ -170,7 +208,9 @@ def quantize_int8(fp32_file: str,
                   keep_fp32_input: bool = False,
                   fp32_op_types: Sequence[str] = ('Add', ),
                   calib_method: str = 'MinMax',
-                  percentile: float = 99.999) -> str:
+                  percentile: float = 99.999,
+                  fp32_nodes: Sequence[str] = (),
+                  int8_nodes: Optional[Sequence[str]] = None) -> str:
     """Quantise an fp32 ONNX heatmap network to int8.
 
     Args:
@@ -193,6 +233,12 @@ def quantize_int8(fp32_file: str,
             ranges: ``'MinMax'`` (default), ``'Entropy'`` or
             ``'Percentile'``.
         percentile (float): The percentile for ``'Percentile'``.
+        fp32_nodes (Sequence[str]): Further node names (of the graph after
+            ONNX Runtime's pre-processing, see :func:`conv_node_names`) left
+            in fp32, e.g. the most sensitive convolutions found by
+            :func:`~.sensitivity.int8_sensitivity` (static mode).
+        int8_nodes (Sequence[str], optional): Quantise only these nodes
+            (static mode; None: every node of the quantised op types).
 
     Returns:
         str: ``out_file``.
@@ -205,7 +251,6 @@ def quantize_int8(fp32_file: str,
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
                                           QuantType, quantize_dynamic,
                                           quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
     if mode not in QUANT_MODES:
         raise ValueError(f'mode must be one of {QUANT_MODES}, got {mode!r}')
     if calib_method not in CalibrationMethod.__members__:
@@ -230,12 +275,11 @@ def quantize_int8(fp32_file: str,
         raise ValueError('static int8 quantisation needs calib_crops: real '
                          'normalised crops (see deploy.crops)')
     with tempfile.TemporaryDirectory() as tmp:
-        # shape inference + graph clean-up, as ONNX Runtime recommends
-        prepared = osp.join(tmp, 'prepared.onnx')
-        quant_pre_process(fp32_file, prepared, skip_symbolic_shape=True)
+        prepared = prepared_for_quantization(fp32_file,
+                                             osp.join(tmp, 'prepared.onnx'))
         ends = boundary_node_names(prepared)
         excluded = (ends['output'] if keep_fp32_output else []) + (
-            ends['input'] if keep_fp32_input else [])
+            ends['input'] if keep_fp32_input else []) + list(fp32_nodes)
         quantize_static(
             prepared,
             out_file,
@@ -248,6 +292,7 @@ def quantize_int8(fp32_file: str,
             op_types_to_quantize=[
                 t for t in STATIC_OP_TYPES if t not in fp32_op_types
             ],
+            nodes_to_quantize=None if int8_nodes is None else list(int8_nodes),
             nodes_to_exclude=excluded or None,
             extra_options=dict(
                 CalibStridedMinMax=calibration_stride(len(calib_crops)),

@@ -1,0 +1,88 @@
+"""Mixed-precision int8: each convolution's int8 cost is measured alone, and
+the chosen ones stay fp32 (deploy.sensitivity, quantize_int8's node lists,
+tools/int8_sensitivity.py)."""
+import onnx
+import pytest
+import torch
+
+from hourglass_plugin.deploy import (calibration_crops, conv_node_names,
+                                     int8_sensitivity, quantize_int8)
+from hourglass_plugin.deploy.quantization import output_node_names
+from tests.conftest import REPO_ROOT, load_tool
+
+
+@pytest.fixture(scope='module')
+def calib(sample_model, data_dir):
+    return calibration_crops(sample_model, data_dir)
+
+
+def dequantized_weights(onnx_file: str) -> dict:
+    """Conv node name -> whether its weight comes through DequantizeLinear
+    (int8) rather than straight from an fp32 initializer."""
+    graph = onnx.load(onnx_file).graph
+    dq_outputs = {
+        out
+        for n in graph.node if n.op_type == 'DequantizeLinear'
+        for out in n.output
+    }
+    return {
+        n.name: n.input[1] in dq_outputs
+        for n in graph.node if n.op_type == 'Conv'
+    }
+
+
+def test_conv_node_names_lists_the_quantised_convolutions(sample_onnx):
+    names = conv_node_names(sample_onnx)
+    assert len(names) > 50 and len(set(names)) == len(names)
+    assert not set(names) & set(output_node_names(sample_onnx))
+    assert all(name.endswith('Conv') for name in names)
+
+
+def test_node_lists_choose_what_is_int8(sample_onnx, calib, tmp_path):
+    names = conv_node_names(sample_onnx)
+    only = str(tmp_path / 'only.onnx')
+    quantize_int8(sample_onnx, only, calib, int8_nodes=names[:1])
+    int8 = dequantized_weights(only)
+    assert int8[names[0]] and not any(int8[n] for n in names[1:])
+    kept = str(tmp_path / 'kept.onnx')
+    quantize_int8(sample_onnx, kept, calib, fp32_nodes=names[:2])
+    int8 = dequantized_weights(kept)
+    assert not int8[names[0]] and not int8[names[1]]
+    assert all(int8[n] for n in names[2:])
+
+
+def test_int8_sensitivity_ranks_the_convolutions(sample_onnx, calib,
+                                                 real_crops):
+    nodes = conv_node_names(sample_onnx)[:3]
+    ranking = int8_sensitivity(
+        sample_onnx, calib, real_crops['mpii'], nodes, threads=2)
+    assert sorted(n for n, _ in ranking) == sorted(nodes)
+    costs = [cost for _, cost in ranking]
+    assert costs == sorted(costs, reverse=True) and costs[-1] > 0
+    with pytest.raises(ValueError, match='no quantised convolution'):
+        int8_sensitivity(sample_onnx, calib, real_crops['mpii'], ['nope'])
+
+
+def test_tool_writes_the_mixed_precision_models(sample_model, data_dir,
+                                                tmp_path):
+    checkpoint = tmp_path / 'sample.pth'
+    torch.save(sample_model.state_dict(), checkpoint)
+    tool = load_tool('int8_sensitivity')
+    report = tool.main([
+        str(REPO_ROOT / 'configs' / 'sample' /
+            'newell_hourglass2_sample_128.py'),
+        str(checkpoint), '--limit', '3', '--keep-fp32', '0', '1',
+        '--calib-data',
+        str(data_dir), '--threads', '2', '--work-dir',
+        str(tmp_path / 'out')
+    ])
+    assert len(report['ranking']) == 3
+    assert set(report['floor']) == {'mpii', 'coco_gt'}
+    for keep in (0, 1):
+        model = report['models'][keep]
+        kept = [n for n, _ in report['ranking'][:keep]]
+        int8 = dequantized_weights(model['file'])
+        assert all(not int8[n] for n in kept)
+        assert sum(int8.values()) == len(
+            conv_node_names(str(tmp_path / 'out' / 'fp32.onnx'))) - keep
+        assert all(0 <= s <= 1 for s in model['agreement'].values())
