@@ -5,6 +5,7 @@
         [--mmpose-variants eager] [--device cpu|cuda] [--threads N]
         [--batch-sizes 1 32] [--repeats 10] [--repeats-large 3] [--warmup 2]
         [--gemm-size 4096] [--worker-budget 600] [--allow-emulation]
+        [--int8-keep-fp32 K]
         [--data-root DIR] [--calib-data data/] [--eval-batch-size 8]
         [--no-agreement] [--work-dir work_dirs/benchmark]
         [--out-json F.json] [--out-md F.md] [--out-png F.png]
@@ -103,6 +104,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--allow-emulation',
         action='store_true',
         help='run bf16/fp16 on CPUs without those instructions')
+    p.add_argument(
+        '--int8-keep-fp32',
+        type=int,
+        default=0,
+        metavar='K',
+        help='int8 leaves the K convolutions it rounds at the highest cost '
+        'in fp32 (ranked on the calibration crops: one calibration per '
+        'convolution, minutes; see tools/int8_sensitivity.py)')
     p.add_argument('--data-root', help='dataset root for PCKh')
     p.add_argument(
         '--calib-data',
@@ -140,6 +149,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if any(b < 1 for b in args.batch_sizes):
         p.error('--batch-sizes must be >= 1')
+    if args.int8_keep_fp32 < 0:
+        p.error('--int8-keep-fp32 must be >= 0')
     return args
 
 
@@ -163,7 +174,8 @@ def main(argv=None) -> List[dict]:
             specs, args.work_dir, args.calib_data, args.device, args.threads,
             args.batch_sizes, args.repeats, args.repeats_large, args.warmup,
             args.gemm_size, args.data_root, args.eval_batch_size,
-            not args.no_agreement, args.worker_budget, args.allow_emulation)
+            not args.no_agreement, args.worker_budget, args.allow_emulation,
+            args.int8_keep_fp32)
         table = markdown(records, meta)
         lines = ratio_lines(records, baseline(records))
         if args.out_png:

@@ -7,14 +7,17 @@ int8 models that keep the most sensitive ones in fp32.
         [--out-json F.json]
 
 Quantises the network with one convolution at a time in int8
-(``hourglass_plugin.deploy.int8_sensitivity``; calibrated on the detector
-boxes of ``--calib-data``'s COCO images, compared on its MPII and COCO
-ground-truth people with mirrors), prints the ``--top`` most sensitive, then
+(``hourglass_plugin.deploy.int8_sensitivity``; calibrated and ranked on the
+detector boxes of ``--calib-data``'s COCO images with mirrors), prints the
+``--top`` most sensitive, then
 for each K of ``--keep-fp32`` writes ``WORK_DIR/int8_fp32top{K}.onnx`` (the
 K most sensitive convolutions in fp32) and prints the share of decoded joints
-within 1 heatmap px of fp32 per crop source, beside the fp32 network's own
-floor under +-1 grey level of input noise. Time the written files with
-``tools/benchmark.py`` or use them with ``--onnx-file`` in the demo.
+within 1 heatmap px of fp32 on the ground-truth people (MPII, COCO, with
+mirrors; crops the ranking never saw) per crop source and overall, beside
+the fp32 network's own floor under +-1 grey level of input noise, and the
+share of the network's MACs left in int8. Time the choice beside other
+models with ``tools/benchmark.py --int8-keep-fp32 K`` or use a written file
+with ``--onnx-file`` in the demo.
 ``--limit N`` ranks only the first N convolutions (graph order; a quick look).
 """
 import argparse
@@ -25,7 +28,7 @@ import os.path as osp
 import torch
 
 from hourglass_plugin.deploy import (OrtHeatmapRunner, calibration_crops,
-                                     conv_node_names, crop_sources,
+                                     conv_macs, conv_node_names, crop_sources,
                                      dataset_crops, export_onnx,
                                      input_noise_floor, int8_sensitivity,
                                      keypoint_agreement, model_input_size,
@@ -77,9 +80,9 @@ def main(argv=None) -> dict:
                                 f'{args.calib_data} to compare on')
     refs = {name: reference_heatmaps(model, c) for name, c in crops.items()}
     nodes = conv_node_names(fp32)[:args.limit]
+    macs = conv_macs(fp32)
     print(f'ranking {len(nodes)} convolutions (one calibration each) ...')
-    ranking = int8_sensitivity(fp32, calib, torch.cat(list(crops.values())),
-                               nodes, args.threads)
+    ranking = int8_sensitivity(fp32, calib, calib, nodes, args.threads)
     print('most sensitive (heatmap change, relative L2, with that conv '
           'alone in int8):')
     for node, cost in ranking[:args.top]:
@@ -99,16 +102,24 @@ def main(argv=None) -> dict:
         quantize_int8(
             fp32, out, calib, fp32_nodes=[n for n, _ in ranking[:keep]])
         runner = OrtHeatmapRunner(out, threads=args.threads)
-        shares = {
+        agreements = {
             name:
             keypoint_agreement(model, refs[name], run_in_chunks(runner, c),
-                               model_input_size(model))['share']
+                               model_input_size(model))
             for name, c in crops.items()
         }
-        report['models'][keep] = dict(file=out, agreement=shares)
-        print(f'{keep:3d} most sensitive convs in fp32 -> {out}: joints '
-              'within 1 heatmap px of fp32: ' +
-              ', '.join(f'{name} {s:.1%}' for name, s in shares.items()))
+        shares = {name: a['share'] for name, a in agreements.items()}
+        shares['all'] = sum(a['share'] * a['joints']
+                            for a in agreements.values()) / sum(
+                                a['joints'] for a in agreements.values())
+        int8_macs = sum(macs[n]
+                        for n, _ in ranking[keep:]) / sum(macs.values())
+        report['models'][keep] = dict(
+            file=out, agreement=shares, int8_mac_share=int8_macs)
+        print(f'{keep:3d} most sensitive convs in fp32 ({int8_macs:.0%} of '
+              f'the MACs in int8) -> {out}: joints within 1 heatmap px of '
+              'fp32: ' + ', '.join(f'{name} {s:.1%}'
+                                   for name, s in shares.items()))
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump(report, f, indent=1)

@@ -109,9 +109,11 @@ def prepare_model(job: dict) -> dict:
     Args:
         job (dict): ``config``, ``checkpoint`` (or None), ``device``,
             ``work_dir``, ``name``, ``variants`` (to prepare), ``agreement``
-            (bool) and ``calib_data`` (the data root of the real crops:
+            (bool), ``calib_data`` (the data root of the real crops:
             ``mpii`` + ``coco_gt`` for the agreement, ``coco_det`` for int8
-            calibration; see ``deploy.crops``).
+            calibration; see ``deploy.crops``) and optionally
+            ``int8_keep_fp32`` (convolutions ``int8`` leaves fp32, see
+            ``deploy.prepare_onnx``).
 
     Returns:
         dict: ``params``, ``source_params`` (the parameter count of the
@@ -161,7 +163,9 @@ def prepare_model(job: dict) -> dict:
                 job['work_dir'],
                 name=job['name'],
                 calib_data=job['calib_data'],
-                reuse=True)
+                reuse=True,
+                int8_keep_fp32=job.get('int8_keep_fp32', 0)
+                if variant == 'int8' else 0)
     if job['agreement'] and set(job['variants']) - {'eager', 'pytorch'}:
         sources = crop_sources(job['calib_data'])
         crops = {

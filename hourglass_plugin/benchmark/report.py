@@ -126,6 +126,9 @@ def markdown(records: List[dict], meta: dict) -> str:
              if r.get('peak_fraction_b32') else '') + f' ({r["arithmetic"]})')
         speed = r.get('speedup_vs_mmpose_eager_b1')
         note = f'skipped: {r["skipped"]}' if r.get('skipped') else ''
+        if r.get('int8_keep_fp32'):
+            note = (f'{r["int8_keep_fp32"]} most sensitive convs in fp32; '
+                    f'{note}').rstrip('; ')
         if r.get('source_params'):
             note = (f'source network {r["source_params"] / 1e6:.2f} M '
                     f'params; {note}').rstrip('; ')

@@ -95,7 +95,8 @@ def run_benchmark(specs: List[dict],
                   eval_batch_size: int = 8,
                   agreement: bool = True,
                   worker_budget: float = 600.0,
-                  allow_emulation: bool = False) -> Tuple[List[dict], dict]:
+                  allow_emulation: bool = False,
+                  int8_keep_fp32: int = 0) -> Tuple[List[dict], dict]:
     """Measure every model and variant of ``specs``.
 
     Args:
@@ -116,6 +117,10 @@ def run_benchmark(specs: List[dict],
         agreement (bool): Measure the keypoint agreement with fp32.
         worker_budget (float): Seconds one worker may take.
         allow_emulation (bool): Run bf16/fp16 where the CPU emulates them.
+        int8_keep_fp32 (int): Convolutions the ``int8`` variant leaves in
+            fp32, those int8 rounds at the highest cost (ranked on the
+            calibration crops, one calibration per convolution; see
+            ``deploy.prepare_onnx``); recorded per int8 record.
 
     Returns:
         tuple: (records, meta): one record per model and variant (skipped
@@ -146,7 +151,8 @@ def run_benchmark(specs: List[dict],
                     common,
                     **dict(spec, variants=run),
                     agreement=agreement,
-                    calib_data=calib_data)) if run else None
+                    calib_data=calib_data,
+                    int8_keep_fp32=int8_keep_fp32)) if run else None
             for variant in spec['variants']:
                 rec = dict(
                     name=spec['name'],
@@ -165,6 +171,8 @@ def run_benchmark(specs: List[dict],
                     latency_ms_b1=None,
                     throughput_b32=None,
                     peak_mem_mb=None)
+                if variant == 'int8' and int8_keep_fp32:
+                    rec['int8_keep_fp32'] = int8_keep_fp32
                 if skips[variant] is None:
                     _log(f'{spec["name"]} / {variant}')
                     rec.update(

@@ -9,6 +9,7 @@ backend            what runs the network ``crops -> last-stack heatmaps``
 ``compile``        PyTorch fp32, ``torch.compile`` (inductor)
 ``onnx``           ONNX Runtime fp32, all graph optimisations (exact path)
 ``int8``           ONNX Runtime int8, static QDQ calibrated on real crops
+                   (optionally with the most sensitive convolutions fp32)
 ``int8-dynamic``   ONNX Runtime int8, dynamic quantisation (weights only)
 ``bf16``           PyTorch bf16 autocast (AVX512-BF16/AMX CPUs, GPUs)
 ``fp16``           PyTorch fp16 autocast (GPUs; emulated on most CPUs)
@@ -28,6 +29,7 @@ from .crops import CalibData, calibration_crops
 from .onnx_export import export_onnx
 from .ort_runner import OrtHeatmapRunner
 from .quantization import quantize_int8
+from .sensitivity import int8_sensitivity
 from .torch_runner import TorchHeatmapRunner
 
 #: every inference path, for the API, the demo and the benchmark alike;
@@ -57,7 +59,8 @@ def prepare_onnx(pose_model: nn.Module,
                  work_dir: str,
                  name: str = 'model',
                  calib_data: Optional[CalibData] = None,
-                 reuse: bool = False) -> str:
+                 reuse: bool = False,
+                 int8_keep_fp32: int = 0) -> str:
     """Export (and quantise) the model for an ONNX backend.
 
     Args:
@@ -70,15 +73,21 @@ def prepare_onnx(pose_model: nn.Module,
             root such as ``data/``, or a dataset config); required there.
         reuse (bool): Keep files that already exist (the caller guarantees
             they come from the same weights).
+        int8_keep_fp32 (int): ``int8``: leave this many convolutions in
+            fp32, those int8 rounds at the highest cost
+            (:func:`~.sensitivity.int8_sensitivity` on the calibration
+            crops: one calibration per convolution, minutes); 0: plain int8.
 
     Returns:
         str: The ONNX file for ``backend``.
 
     Raises:
-        ValueError: If ``backend`` is not an ONNX backend, or ``int8``
-            without ``calib_data``.
+        ValueError: If ``backend`` is not an ONNX backend, ``int8``
+            without ``calib_data``, or a negative ``int8_keep_fp32``.
         FileNotFoundError: A calibration data root without images.
     """
+    if int8_keep_fp32 < 0:
+        raise ValueError(f'int8_keep_fp32 must be >= 0, got {int8_keep_fp32}')
     if backend not in ONNX_BACKENDS:
         raise ValueError(f'{backend!r} is not one of {ONNX_BACKENDS}')
     if backend == 'int8' and calib_data is None:
@@ -91,8 +100,14 @@ def prepare_onnx(pose_model: nn.Module,
         return target
     if backend == 'int8-dynamic':
         return quantize_int8(paths['onnx'], target, mode='dynamic')
-    return quantize_int8(paths['onnx'], target,
-                         calibration_crops(pose_model, calib_data))
+    calib = calibration_crops(pose_model, calib_data)
+    ranking = int8_sensitivity(paths['onnx'], calib,
+                               calib) if int8_keep_fp32 else []
+    return quantize_int8(
+        paths['onnx'],
+        target,
+        calib,
+        fp32_nodes=[node for node, _ in ranking[:int8_keep_fp32]])
 
 
 def build_heatmap_runner(pose_model: nn.Module,
@@ -101,7 +116,8 @@ def build_heatmap_runner(pose_model: nn.Module,
                          work_dir: Optional[str] = None,
                          onnx_file: Optional[str] = None,
                          calib_data: Optional[CalibData] = None,
-                         spin_wait: bool = True):
+                         spin_wait: bool = True,
+                         int8_keep_fp32: int = 0):
     """The runner ``(N, 3, H, W) crops -> (N, K, h, w) heatmaps`` of a
     backend.
 
@@ -122,6 +138,8 @@ def build_heatmap_runner(pose_model: nn.Module,
             ``int8`` without ``onnx_file``.
         spin_wait (bool): ONNX backends: let ONNX Runtime's threads spin
             between runs (see :class:`OrtHeatmapRunner`).
+        int8_keep_fp32 (int): ``int8``: convolutions left in fp32, the most
+            sensitive first (see :func:`prepare_onnx`).
 
     Returns:
         callable: A :class:`TorchHeatmapRunner` or :class:`OrtHeatmapRunner`.
@@ -140,13 +158,21 @@ def build_heatmap_runner(pose_model: nn.Module,
                 onnx_file, threads=threads, device=device, spin_wait=spin_wait)
         if work_dir is not None:
             onnx_file = prepare_onnx(
-                pose_model, backend, work_dir, calib_data=calib_data)
+                pose_model,
+                backend,
+                work_dir,
+                calib_data=calib_data,
+                int8_keep_fp32=int8_keep_fp32)
             return OrtHeatmapRunner(
                 onnx_file, threads=threads, device=device, spin_wait=spin_wait)
         # the session holds the model in memory: the files can go right away
         with tempfile.TemporaryDirectory(prefix='hourglass_onnx_') as tmp:
             onnx_file = prepare_onnx(
-                pose_model, backend, tmp, calib_data=calib_data)
+                pose_model,
+                backend,
+                tmp,
+                calib_data=calib_data,
+                int8_keep_fp32=int8_keep_fp32)
             return OrtHeatmapRunner(
                 onnx_file, threads=threads, device=device, spin_wait=spin_wait)
     if backend in ('bf16', 'fp16'):

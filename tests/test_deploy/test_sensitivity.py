@@ -5,8 +5,9 @@ import onnx
 import pytest
 import torch
 
-from hourglass_plugin.deploy import (calibration_crops, conv_node_names,
-                                     int8_sensitivity, quantize_int8)
+from hourglass_plugin.deploy import (backends, calibration_crops, conv_macs,
+                                     conv_node_names, int8_sensitivity,
+                                     prepare_onnx, quantize_int8)
 from hourglass_plugin.deploy.quantization import output_node_names
 from tests.conftest import REPO_ROOT, load_tool
 
@@ -86,3 +87,40 @@ def test_tool_writes_the_mixed_precision_models(sample_model, data_dir,
         assert sum(int8.values()) == len(
             conv_node_names(str(tmp_path / 'out' / 'fp32.onnx'))) - keep
         assert all(0 <= s <= 1 for s in model['agreement'].values())
+
+
+def test_conv_macs_counts_each_convolution(sample_model, sample_onnx):
+    macs = conv_macs(sample_onnx)
+    assert set(conv_node_names(sample_onnx)) < set(macs)
+    stem = sample_model.backbone.stem[0].conv  # 7x7 stride 2: 128 -> 64
+    assert macs['/pose_model/backbone/stem/stem.0/conv/Conv'] == (
+        64 * 64 * stem.weight.numel())
+    convs = [
+        m for m in sample_model.modules() if isinstance(m, torch.nn.Conv2d)
+    ]
+    assert len(macs) == len(convs)
+
+
+def test_int8_keeps_the_most_sensitive_convolutions_fp32(
+        sample_model, data_dir, sample_onnx, monkeypatch, tmp_path):
+    names = conv_node_names(sample_onnx)
+    ranking = [(names[3], 0.5),
+               (names[0], 0.2)] + [(n, 0.01) for n in names[4:]]
+    monkeypatch.setattr(backends, 'int8_sensitivity',
+                        lambda fp32, calib, crops: ranking)
+    int8_file = prepare_onnx(
+        sample_model,
+        'int8',
+        str(tmp_path),
+        calib_data=data_dir,
+        int8_keep_fp32=2)
+    int8 = dequantized_weights(int8_file)
+    assert not int8[names[3]] and not int8[names[0]]
+    assert int8[names[1]] and int8[names[4]]
+    with pytest.raises(ValueError, match='int8_keep_fp32 must be >= 0'):
+        prepare_onnx(
+            sample_model,
+            'int8',
+            str(tmp_path),
+            calib_data=data_dir,
+            int8_keep_fp32=-1)
