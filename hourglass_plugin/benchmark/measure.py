@@ -123,13 +123,16 @@ def prepare_model(job: dict) -> dict:
         ``reference`` (file, when agreement is measured) and
         ``agreement_floor``: the share of joints the fp32 network keeps
         within 1 heatmap px when its input gets +-1 grey level of noise
-        (``deploy.input_noise_floor``, all crops; None without agreement).
+        (``deploy.input_noise_floor``, all crops; None without agreement);
+        with an ``int8`` variant, ``int8_mac_share``: the share of the
+        convolution MACs its model runs in int8.
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
     """
-    from ..deploy import (crop_sources, dataset_crops, input_noise_floor,
-                          onnx_paths, prepare_onnx, reference_heatmaps)
+    from ..deploy import (conv_macs, crop_sources, dataset_crops,
+                          input_noise_floor, int8_conv_names, onnx_paths,
+                          prepare_onnx, reference_heatmaps)
     from ..deploy.model_zoo import load_pose_model
     from .complexity import model_complexity
     torch.manual_seed(0)
@@ -166,6 +169,11 @@ def prepare_model(job: dict) -> dict:
                 reuse=True,
                 int8_keep_fp32=job.get('int8_keep_fp32', 0)
                 if variant == 'int8' else 0)
+    if 'int8' in out['onnx']:
+        macs = conv_macs(onnx_paths(job['work_dir'], job['name'])['onnx'])
+        out['int8_mac_share'] = sum(
+            macs.get(n, 0)
+            for n in int8_conv_names(out['onnx']['int8'])) / sum(macs.values())
     if job['agreement'] and set(job['variants']) - {'eager', 'pytorch'}:
         sources = crop_sources(job['calib_data'])
         crops = {

@@ -21,7 +21,10 @@ def add_derived(records: List[dict],
     ``gflops_b1`` (2 x MACs / batch-1 latency), ``gemm_fraction_b1``;
     with ``peaks``: ``theoretical_peak_gflops`` (fp32), ``arithmetic``
     (fp32 / bf16 / int8 / fp16), ``variant_peak_gflops`` (the peak of that
-    arithmetic) and ``peak_fraction_b1`` (share of it); and the speed-ups
+    arithmetic; for a mixed-precision int8 model, with ``int8_mac_share``
+    s, ``'int8+fp32'`` and the peak that runs its MACs in the least time,
+    ``1 / (s / int8 + (1 - s) / fp32)``) and ``peak_fraction_b1`` (share of
+    it); and the speed-ups
     ``speedup_vs_mmpose_eager_b1`` / ``_b32`` against the baseline.
 
     Args:
@@ -42,6 +45,11 @@ def add_derived(records: List[dict],
             rec['theoretical_peak_gflops'] = _round(peaks.get('fp32'))
             rec['arithmetic'] = arithmetic
             rec['variant_peak_gflops'] = _round(peaks.get(arithmetic))
+            share = rec.get('int8_mac_share')
+            if share is not None and peaks.get('fp32') and peaks.get('int8'):
+                rec['arithmetic'] = 'int8+fp32'
+                rec['variant_peak_gflops'] = _round(
+                    1 / (share / peaks['int8'] + (1 - share) / peaks['fp32']))
         lat = rec.get('latency_ms_b1')
         if lat:
             rec['gflops_b1'] = 2 * rec['macs'] / (lat / 1e3) / 1e9
@@ -127,8 +135,9 @@ def markdown(records: List[dict], meta: dict) -> str:
         speed = r.get('speedup_vs_mmpose_eager_b1')
         note = f'skipped: {r["skipped"]}' if r.get('skipped') else ''
         if r.get('int8_keep_fp32'):
-            note = (f'{r["int8_keep_fp32"]} most sensitive convs in fp32; '
-                    f'{note}').rstrip('; ')
+            note = (f'{r["int8_keep_fp32"]} most sensitive convs in fp32 ('
+                    f'{_fmt(r.get("int8_mac_share"), ".0%")} of the MACs in '
+                    f'int8); {note}').rstrip('; ')
         if r.get('source_params'):
             note = (f'source network {r["source_params"] / 1e6:.2f} M '
                     f'params; {note}').rstrip('; ')

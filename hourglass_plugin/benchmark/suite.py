@@ -173,6 +173,7 @@ def run_benchmark(specs: List[dict],
                     peak_mem_mb=None)
                 if variant == 'int8' and int8_keep_fp32:
                     rec['int8_keep_fp32'] = int8_keep_fp32
+                    rec['int8_mac_share'] = prep and prep.get('int8_mac_share')
                 if skips[variant] is None:
                     _log(f'{spec["name"]} / {variant}')
                     rec.update(

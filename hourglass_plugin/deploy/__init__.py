@@ -25,7 +25,8 @@ from .heatmap_net import (LastStackHeatmaps, last_stack, model_input_size,
                           reference_heatmaps)
 from .onnx_export import export_onnx
 from .ort_runner import OrtHeatmapRunner
-from .quantization import conv_macs, conv_node_names, quantize_int8
+from .quantization import (conv_macs, conv_node_names, int8_conv_names,
+                           quantize_int8)
 from .sensitivity import int8_sensitivity
 from .torch_runner import TorchHeatmapRunner
 
@@ -34,7 +35,7 @@ __all__ = [
     'OrtHeatmapRunner', 'TorchHeatmapRunner', 'build_heatmap_runner',
     'calibration_crops', 'conv_macs', 'conv_node_names', 'crop_sources',
     'dataset_crops', 'decode_keypoints', 'export_onnx', 'input_noise_floor',
-    'int8_sensitivity', 'keypoint_agreement', 'last_stack', 'model_input_size',
-    'onnx_paths', 'perturb_crops', 'prepare_onnx', 'quantize_int8',
-    'reference_heatmaps'
+    'int8_conv_names', 'int8_sensitivity', 'keypoint_agreement', 'last_stack',
+    'model_input_size', 'onnx_paths', 'perturb_crops', 'prepare_onnx',
+    'quantize_int8', 'reference_heatmaps'
 ]

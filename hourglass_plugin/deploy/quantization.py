@@ -238,6 +238,28 @@ def conv_macs(fp32_file: str) -> Dict[str, int]:
     return macs
 
 
+def int8_conv_names(int8_file: str) -> List[str]:
+    """Names of the convolutions of a QDQ model that run in int8 (their
+    weights come through ``DequantizeLinear``); the others run in fp32.
+
+    Raises:
+        FileNotFoundError: If ``int8_file`` does not exist.
+    """
+    import onnx
+    if not osp.isfile(int8_file):
+        raise FileNotFoundError(f'ONNX file not found: {int8_file}')
+    graph = onnx.load(int8_file).graph
+    dequantized = {
+        out
+        for n in graph.node if n.op_type == 'DequantizeLinear'
+        for out in n.output
+    }
+    return [
+        n.name for n in graph.node
+        if n.op_type == 'Conv' and n.input[1] in dequantized
+    ]
+
+
 def quantize_int8(fp32_file: str,
                   out_file: str,
                   calib_crops: Optional[Tensor] = None,

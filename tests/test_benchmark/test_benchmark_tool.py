@@ -43,6 +43,23 @@ def checkpoints(tmp_path_factory, ours):
     return paths
 
 
+# the conditions of a run, for the Markdown report
+RUN_META = dict(
+    cpu='test CPU',
+    device='cpu',
+    threads=2,
+    torch='x',
+    onnxruntime='y',
+    gemm_size=64,
+    gemm_peak_gflops=200.0,
+    theoretical_peak_gflops=500.0,
+    peak_basis='test',
+    other_processes_cores=0.0,
+    load_before=0.0,
+    load_after=0.0,
+    clock_ghz=2.0)
+
+
 def specs_of(bench, argv):
     args = bench.parse_args(argv)
     return model_specs(args.models, args.checkpoints, args.variants,
@@ -221,24 +238,32 @@ def test_derived_figures_and_ratio_sentences():
                                'hg eager')
     assert '2.00x slower' in lines[1] and len(lines) == 2
     assert ratio_lines(records[1:], None)[0].startswith('(no mmpose')
-    meta = dict(
-        cpu='test CPU',
-        device='cpu',
-        threads=2,
-        torch='x',
-        onnxruntime='y',
-        gemm_size=64,
-        gemm_peak_gflops=200.0,
-        theoretical_peak_gflops=500.0,
-        peak_basis='test',
-        other_processes_cores=0.0,
-        load_before=0.0,
-        load_after=0.0,
-        clock_ghz=2.0)
+    meta = dict(RUN_META)
     table = markdown(records, meta)
     assert '| 20% / 30% (int8) |' in table and 'WARNING' not in table
     records[1]['peak_fraction_b32'] = 1.5  # faster than the reported clock
     assert 'implied clock >= 3.00 GHz' in markdown(records, meta)
+
+
+def test_a_mixed_precision_int8_model_is_bounded_by_its_blend_of_peaks():
+    mixed = dict(variant='int8', int8_keep_fp32=90, int8_mac_share=0.25)
+    records = [
+        dict(
+            mixed,
+            name='ours',
+            source='ours',
+            macs=10e9,
+            latency_ms_b1=100.0,
+            throughput_b32=None)
+    ]
+    add_derived(records, gemm=200.0, peaks=dict(fp32=500.0, int8=2000.0))
+    # a quarter of the MACs at 2000 GFLOP/s, the rest at 500: 20 GFLOP take
+    # at least 2.5 + 30 ms, i.e. 615.4 GFLOP/s; measured 200 GFLOP/s
+    assert records[0]['arithmetic'] == 'int8+fp32'
+    assert records[0]['variant_peak_gflops'] == pytest.approx(615.4)
+    assert records[0]['peak_fraction_b1'] == pytest.approx(200 / 615.4)
+    assert '90 most sensitive convs in fp32 (25% of the MACs in int8)' in (
+        markdown(records, RUN_META))
 
 
 def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,

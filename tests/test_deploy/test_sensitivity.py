@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from hourglass_plugin.deploy import (backends, calibration_crops, conv_macs,
-                                     conv_node_names, int8_sensitivity,
-                                     prepare_onnx, quantize_int8)
+                                     conv_node_names, int8_conv_names,
+                                     int8_sensitivity, prepare_onnx,
+                                     quantize_int8)
 from hourglass_plugin.deploy.quantization import output_node_names
 from tests.conftest import REPO_ROOT, load_tool
 
@@ -18,18 +19,10 @@ def calib(sample_model, data_dir):
 
 
 def dequantized_weights(onnx_file: str) -> dict:
-    """Conv node name -> whether its weight comes through DequantizeLinear
-    (int8) rather than straight from an fp32 initializer."""
+    """Conv node name -> whether it runs in int8 (``int8_conv_names``)."""
+    int8 = set(int8_conv_names(onnx_file))
     graph = onnx.load(onnx_file).graph
-    dq_outputs = {
-        out
-        for n in graph.node if n.op_type == 'DequantizeLinear'
-        for out in n.output
-    }
-    return {
-        n.name: n.input[1] in dq_outputs
-        for n in graph.node if n.op_type == 'Conv'
-    }
+    return {n.name: n.name in int8 for n in graph.node if n.op_type == 'Conv'}
 
 
 def test_conv_node_names_lists_the_quantised_convolutions(sample_onnx):
