@@ -11,6 +11,7 @@
         [--out-json F.json] [--out-md F.md] [--out-png F.png]
     python tools/benchmark.py MODEL --pipeline [--variants ...] [--images D]
     python tools/benchmark.py MODEL [MODEL ...] --training [--train-batch 4]
+        [--train-variants fp32 channels_last amp amp+channels_last]
 
 MODEL is a config path (ours: configs that load ``hourglass_plugin`` through
 ``custom_imports``; any other config counts as mmpose's) or an mmpose
@@ -33,10 +34,11 @@ import os
 import os.path as osp
 from typing import List
 
-from hourglass_plugin.benchmark import (baseline, markdown, model_specs,
-                                        pipeline_markdown, plot, ratio_lines,
-                                        run_benchmark, run_pipeline,
-                                        run_training, training_markdown)
+from hourglass_plugin.benchmark import (TRAIN_VARIANTS, baseline, markdown,
+                                        model_specs, pipeline_markdown, plot,
+                                        ratio_lines, run_benchmark,
+                                        run_pipeline, run_training,
+                                        training_markdown)
 from hourglass_plugin.deploy import BACKENDS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -139,6 +141,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='training-step and data-pipeline images/s')
     p.add_argument('--train-batch', type=int, default=4)
     p.add_argument(
+        '--train-variants',
+        nargs='+',
+        default=['fp32'],
+        choices=TRAIN_VARIANTS,
+        metavar='VARIANT',
+        help=f'--training: any of {", ".join(TRAIN_VARIANTS)} (amp: CUDA '
+        'only, else reported as skipped)')
+    p.add_argument(
         '--train-steps',
         type=int,
         default=2,
@@ -166,8 +176,14 @@ def main(argv=None) -> List[dict]:
                                args.threads, args.device)
         table = pipeline_markdown(records)
     elif args.training:
-        records = run_training(specs, args.calib_data, args.train_batch,
-                               args.train_steps, args.threads, args.device)
+        records = run_training(
+            specs,
+            args.calib_data,
+            args.train_batch,
+            args.train_steps,
+            args.threads,
+            args.device,
+            variants=args.train_variants)
         table = training_markdown(records)
     else:
         records, meta = run_benchmark(

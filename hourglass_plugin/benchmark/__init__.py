@@ -20,11 +20,12 @@ from .pipeline import pipeline_markdown, run_pipeline
 from .report import (REQUIRED_KEYS, add_derived, baseline, markdown, plot,
                      ratio_lines)
 from .suite import model_specs, run_benchmark
-from .training import run_training, training_markdown
+from .training import TRAIN_VARIANTS, run_training, training_markdown
 
 __all__ = [
     'REQUIRED_KEYS', 'add_derived', 'baseline', 'cpu_info', 'gemm_peak_gflops',
     'markdown', 'model_complexity', 'model_specs', 'pipeline_markdown', 'plot',
-    'ratio_lines', 'run_benchmark', 'run_pipeline', 'run_training',
-    'theoretical_peaks', 'training_markdown', 'variant_skip_reason'
+    'TRAIN_VARIANTS', 'ratio_lines', 'run_benchmark', 'run_pipeline',
+    'run_training', 'theoretical_peaks', 'training_markdown',
+    'variant_skip_reason'
 ]

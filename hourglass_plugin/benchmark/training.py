@@ -7,12 +7,34 @@ Runner's training loop calls each iteration: ``data_preprocessor``, forward
 with all stacks, loss, backward, optimizer step -- with the config's
 optimizer, on a batch of REAL samples made by the config's train pipeline
 (augmentation and target generation included) from the embedded data.
+
+Training variants: ``fp32``; ``channels_last`` (model in NHWC memory format);
+``amp`` (mmengine's ``AmpOptimWrapper`` with dynamic loss scaling, what
+``tools/train.py --amp`` sets; CUDA only, reported as skipped elsewhere);
+``amp+channels_last``.
 """
 import statistics
 import time
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
+
+TRAIN_VARIANTS = ('fp32', 'channels_last', 'amp', 'amp+channels_last')
+
+
+def train_variant_skip_reason(variant: str, device: str) -> Optional[str]:
+    """Why a training variant cannot run on ``device`` (None: it can).
+
+    Raises:
+        ValueError: An unknown variant.
+    """
+    if variant not in TRAIN_VARIANTS:
+        raise ValueError(f'unknown training variant {variant!r}; choose from '
+                         f'{TRAIN_VARIANTS}')
+    if variant.startswith('amp') and not (device.startswith('cuda')
+                                          and torch.cuda.is_available()):
+        return 'amp needs a CUDA GPU (mmengine AmpOptimWrapper)'
+    return None
 
 
 def _train_dataset(cfg, data_root: str):
@@ -23,13 +45,16 @@ def _train_dataset(cfg, data_root: str):
     return DATASETS.build(dataset)
 
 
-def run_training(specs: List[dict],
-                 data_root: str,
-                 batch_size: int = 4,
-                 steps: int = 2,
-                 threads: int = 1,
-                 device: str = 'cpu',
-                 pipeline_samples: int = 20) -> List[dict]:
+def run_training(
+    specs: List[dict],
+    data_root: str,
+    batch_size: int = 4,
+    steps: int = 2,
+    threads: int = 1,
+    device: str = 'cpu',
+    pipeline_samples: int = 20,
+    variants: Sequence[str] = ('fp32', )
+) -> List[dict]:
     """Measure training-step and data-pipeline throughput per config.
 
     Args:
@@ -41,23 +66,26 @@ def run_training(specs: List[dict],
         threads (int): torch threads.
         device (str): ``'cpu'`` or ``'cuda[:i]'``.
         pipeline_samples (int): Samples drawn to time the data pipeline.
+        variants (Sequence[str]): Of :data:`TRAIN_VARIANTS`.
 
     Returns:
-        list[dict]: Per config: ``name``, ``source``, ``input_size`` (W,
-        H), ``batch_size``, ``step_s`` (median seconds per step),
-        ``train_images_per_s``, ``pipeline_images_per_s`` (one process),
-        ``loss`` (of the last step, finite).
+        list[dict]: Per config and variant: ``name``, ``source``,
+        ``variant``, ``input_size`` (W, H), ``batch_size``, ``step_s``
+        (median seconds per step), ``train_images_per_s``,
+        ``pipeline_images_per_s`` (one process), ``loss`` (of the last step,
+        finite); or ``skipped`` with the reason and None for the figures.
 
     Raises:
         RuntimeError: A step gave a non-finite loss.
+        ValueError: An unknown variant.
     """
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
-    from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
-    from mmpose.registry import MODELS
 
     import hourglass_plugin  # noqa: F401  (our registered modules)
+    for variant in variants:
+        train_variant_skip_reason(variant, device)  # unknown ones fail first
     torch.set_num_threads(threads)
     records = []
     for spec in specs:
@@ -69,50 +97,76 @@ def run_training(specs: List[dict],
         pipeline_rate = pipeline_samples / (time.perf_counter() - start)
         batch = pseudo_collate(
             [samples[i % len(samples)] for i in range(batch_size)])
-        torch.manual_seed(0)
-        model = MODELS.build(cfg.model).to(device).train()
-        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-        times, loss = [], None
-        for _ in range(steps + 1):
-            if device.startswith('cuda'):
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            log_vars = model.train_step(batch, optim_wrapper)
-            if device.startswith('cuda'):
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - start)
-            loss = float(log_vars['loss'])
-        if not torch.isfinite(torch.tensor(loss)):
-            raise RuntimeError(f'{spec["config"]}: non-finite loss {loss}')
-        step = statistics.median(times[1:])
-        records.append(
-            dict(
+        for variant in variants:
+            rec = dict(
                 name=spec['name'],
                 source=spec['source'],
                 config=spec['config'],
+                variant=variant,
                 device=device,
                 threads=threads,
                 input_size=list(cfg.codec['input_size']),
                 batch_size=batch_size,
-                step_s=step,
-                train_images_per_s=batch_size / step,
+                step_s=None,
+                train_images_per_s=None,
                 pipeline_images_per_s=pipeline_rate,
-                loss=loss))
-        del model, optim_wrapper
+                loss=None)
+            reason = train_variant_skip_reason(variant, device)
+            if reason:
+                rec['skipped'] = reason
+            else:
+                rec.update(
+                    _time_steps(cfg, variant, batch, steps, device,
+                                spec['config']))
+                rec['train_images_per_s'] = batch_size / rec['step_s']
+            records.append(rec)
     return records
+
+
+def _time_steps(cfg, variant: str, batch: dict, steps: int, device: str,
+                config: str) -> dict:
+    """Median ``step_s`` of ``steps`` timed training steps (one untimed
+    first) and the last ``loss``, for one training variant."""
+    from mmengine.optim import build_optim_wrapper
+    from mmpose.registry import MODELS
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).to(device).train()
+    if variant.endswith('channels_last'):
+        model = model.to(memory_format=torch.channels_last)
+    optim_cfg = cfg.optim_wrapper.copy()
+    if variant.startswith('amp'):
+        optim_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')
+    optim_wrapper = build_optim_wrapper(model, optim_cfg)
+    times, loss = [], None
+    for _ in range(steps + 1):
+        if device.startswith('cuda'):
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        log_vars = model.train_step(batch, optim_wrapper)
+        if device.startswith('cuda'):
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+        loss = float(log_vars['loss'])
+    if not torch.isfinite(torch.tensor(loss)):
+        raise RuntimeError(f'{config} ({variant}): non-finite loss {loss}')
+    return dict(step_s=statistics.median(times[1:]), loss=loss)
 
 
 def training_markdown(records: Sequence[dict]) -> str:
     """The training throughput as a Markdown table."""
     lines = [
-        '| model | source | input | batch | step (s) | train images/s '
-        '| data pipeline images/s per worker |', '|---|---|---|---:|---:|'
-        '---:|---:|'
+        '| model | source | variant | input | batch | step (s) | train '
+        'images/s | data pipeline images/s per worker | note |',
+        '|---|---|---|---|---:|---:|---:|---:|---|'
     ]
     for r in records:
         w, h = r['input_size']
-        lines.append(f'| {r["name"]} | {r["source"]} | {w}x{h} | '
-                     f'{r["batch_size"]} | {r["step_s"]:.2f} | '
-                     f'{r["train_images_per_s"]:.2f} | '
-                     f'{r["pipeline_images_per_s"]:.1f} |')
+        step = '-' if r['step_s'] is None else f'{r["step_s"]:.2f}'
+        rate = '-' if r['train_images_per_s'] is None else (
+            f'{r["train_images_per_s"]:.2f}')
+        note = f'skipped: {r["skipped"]}' if r.get('skipped') else ''
+        lines.append(f'| {r["name"]} | {r["source"]} | '
+                     f'{r.get("variant", "fp32")} | {w}x{h} | '
+                     f'{r["batch_size"]} | {step} | {rate} | '
+                     f'{r["pipeline_images_per_s"]:.1f} | {note} |')
     return '\n'.join(lines) + '\n'

@@ -359,18 +359,30 @@ def test_pipeline_mode_times_every_stage(ours, checkpoints, data_dir,
 
 
 def test_training_mode_steps_on_real_samples(data_dir):
-    from hourglass_plugin.benchmark import run_training
+    from hourglass_plugin.benchmark import run_training, training_markdown
     spec = dict(name='tiny', source='mmpose', config=str(TINY_MMPOSE))
-    (rec, ) = run_training([spec],
-                           str(data_dir),
-                           batch_size=2,
-                           steps=1,
-                           threads=2,
-                           pipeline_samples=5)
-    assert rec['input_size'] == [64, 64] and rec['batch_size'] == 2
-    assert rec['train_images_per_s'] == pytest.approx(2 / rec['step_s'])
-    assert rec['pipeline_images_per_s'] > 0
-    assert 0 < rec['loss'] < 1e3
+    fp32, nhwc, amp = run_training([spec],
+                                   str(data_dir),
+                                   batch_size=2,
+                                   steps=1,
+                                   threads=2,
+                                   pipeline_samples=5,
+                                   variants=('fp32', 'channels_last', 'amp'))
+    assert fp32['input_size'] == [64, 64] and fp32['batch_size'] == 2
+    assert fp32['train_images_per_s'] == pytest.approx(2 / fp32['step_s'])
+    assert fp32['pipeline_images_per_s'] > 0
+    assert 0 < fp32['loss'] < 1e3
+    # same weights, same batch, other memory layout: the same training (the
+    # last loss follows one optimizer step, which amplifies float rounding)
+    assert nhwc['variant'] == 'channels_last' and nhwc['step_s'] > 0
+    assert nhwc['loss'] == pytest.approx(fp32['loss'], rel=1e-3)
+    if not torch.cuda.is_available():
+        assert amp['skipped'].startswith('amp needs a CUDA GPU')
+        assert amp['train_images_per_s'] is None
+        assert '| skipped: amp needs a CUDA GPU' in training_markdown(
+            [fp32, nhwc, amp])
+    with pytest.raises(ValueError, match='unknown training variant'):
+        run_training([spec], str(data_dir), variants=('fp64', ))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs a CPU-only host')
