@@ -45,7 +45,10 @@ def int8_sensitivity(fp32_file: str,
         calib_crops (Tensor): (N, 3, H, W) real normalised crops the int8
             ranges are calibrated on.
         eval_crops (Tensor): (M, 3, H, W) real normalised crops the heatmaps
-            are compared on (others than ``calib_crops``).
+            are compared on. ``prepare_onnx`` and
+            ``tools/int8_sensitivity.py`` pass ``calib_crops`` here, so that
+            the crops a keypoint-agreement check uses never choose what
+            stays fp32.
         nodes (Sequence[str], optional): Convolutions to rank (default:
             :func:`conv_node_names`, every quantised one).
         threads (int, optional): ONNX Runtime intra-op threads.
