@@ -28,12 +28,13 @@ import os.path as osp
 import torch
 
 from hourglass_plugin.deploy import (OrtHeatmapRunner, calibration_crops,
-                                     conv_macs, conv_node_names, crop_sources,
+                                     conv_node_names, crop_sources,
                                      dataset_crops, export_onnx,
                                      input_noise_floor, int8_sensitivity,
                                      keypoint_agreement, model_input_size,
-                                     quantize_int8, reference_heatmaps)
+                                     pooled_share, reference_heatmaps)
 from hourglass_plugin.deploy.model_zoo import load_pose_model
+from hourglass_plugin.deploy.quantization import int8_mac_share, quantize_int8
 from hourglass_plugin.deploy.sensitivity import run_in_chunks
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -80,7 +81,6 @@ def main(argv=None) -> dict:
                                 f'{args.calib_data} to compare on')
     refs = {name: reference_heatmaps(model, c) for name, c in crops.items()}
     nodes = conv_node_names(fp32)[:args.limit]
-    macs = conv_macs(fp32)
     print(f'ranking {len(nodes)} convolutions (one calibration each) ...')
     ranking = int8_sensitivity(fp32, calib, calib, nodes, args.threads)
     print('most sensitive (heatmap change, relative L2, with that conv '
@@ -109,11 +109,8 @@ def main(argv=None) -> dict:
             for name, c in crops.items()
         }
         shares = {name: a['share'] for name, a in agreements.items()}
-        shares['all'] = sum(a['share'] * a['joints']
-                            for a in agreements.values()) / sum(
-                                a['joints'] for a in agreements.values())
-        int8_macs = sum(macs[n]
-                        for n, _ in ranking[keep:]) / sum(macs.values())
+        shares['all'] = pooled_share(agreements.values())
+        int8_macs = int8_mac_share(fp32, out)
         report['models'][keep] = dict(
             file=out, agreement=shares, int8_mac_share=int8_macs)
         print(f'{keep:3d} most sensitive convs in fp32 ({int8_macs:.0%} of '

@@ -88,8 +88,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA GPU (mmengine '
                                'AmpOptimWrapper); train in fp32 on CPU.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cli.use_amp(cfg.optim_wrapper)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -130,8 +130,8 @@ def prepare_model(job: dict) -> dict:
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
     """
-    from ..deploy import (conv_macs, crop_sources, dataset_crops,
-                          input_noise_floor, int8_conv_names, onnx_paths,
+    from ..deploy import (crop_sources, dataset_crops, input_noise_floor,
+                          int8_mac_share, onnx_paths, pooled_share,
                           prepare_onnx, reference_heatmaps)
     from ..deploy.model_zoo import load_pose_model
     from .complexity import model_complexity
@@ -170,10 +170,9 @@ def prepare_model(job: dict) -> dict:
                 int8_keep_fp32=job.get('int8_keep_fp32', 0)
                 if variant == 'int8' else 0)
     if 'int8' in out['onnx']:
-        macs = conv_macs(onnx_paths(job['work_dir'], job['name'])['onnx'])
-        out['int8_mac_share'] = sum(
-            macs.get(n, 0)
-            for n in int8_conv_names(out['onnx']['int8'])) / sum(macs.values())
+        out['int8_mac_share'] = int8_mac_share(
+            onnx_paths(job['work_dir'], job['name'])['onnx'],
+            out['onnx']['int8'])
     if job['agreement'] and set(job['variants']) - {'eager', 'pytorch'}:
         sources = crop_sources(job['calib_data'])
         crops = {
@@ -186,10 +185,8 @@ def prepare_model(job: dict) -> dict:
                 f'{job["calib_data"]} (annotations/mpii_val.json or '
                 'coco_multi/test_coco.json)')
         refs = {k: reference_heatmaps(model, v) for k, v in crops.items()}
-        floors = [input_noise_floor(model, v) for v in crops.values()]
-        out['agreement_floor'] = sum(f['share'] * f['joints']
-                                     for f in floors) / sum(f['joints']
-                                                            for f in floors)
+        out['agreement_floor'] = pooled_share(
+            input_noise_floor(model, v) for v in crops.values())
         out['reference'] = osp.join(job['work_dir'], f'{job["name"]}_ref.pt')
         torch.save(dict(crops=crops, heatmaps=refs), out['reference'])
     return out

@@ -19,6 +19,8 @@ from typing import List, Optional, Sequence
 
 import torch
 
+from .report import _fmt
+
 TRAIN_VARIANTS = ('fp32', 'channels_last', 'amp', 'amp+channels_last')
 
 
@@ -129,13 +131,15 @@ def _time_steps(cfg, variant: str, batch: dict, steps: int, device: str,
     first) and the last ``loss``, for one training variant."""
     from mmengine.optim import build_optim_wrapper
     from mmpose.registry import MODELS
+
+    from ..engine.cli import use_amp
     torch.manual_seed(0)
     model = MODELS.build(cfg.model).to(device).train()
     if variant.endswith('channels_last'):
         model = model.to(memory_format=torch.channels_last)
     optim_cfg = cfg.optim_wrapper.copy()
     if variant.startswith('amp'):
-        optim_cfg.update(type='AmpOptimWrapper', loss_scale='dynamic')
+        use_amp(optim_cfg)
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
     times, loss = [], None
     for _ in range(steps + 1):
@@ -161,12 +165,10 @@ def training_markdown(records: Sequence[dict]) -> str:
     ]
     for r in records:
         w, h = r['input_size']
-        step = '-' if r['step_s'] is None else f'{r["step_s"]:.2f}'
-        rate = '-' if r['train_images_per_s'] is None else (
-            f'{r["train_images_per_s"]:.2f}')
         note = f'skipped: {r["skipped"]}' if r.get('skipped') else ''
-        lines.append(f'| {r["name"]} | {r["source"]} | '
-                     f'{r.get("variant", "fp32")} | {w}x{h} | '
-                     f'{r["batch_size"]} | {step} | {rate} | '
+        lines.append(f'| {r["name"]} | {r["source"]} | {r["variant"]} | '
+                     f'{w}x{h} | {r["batch_size"]} | '
+                     f'{_fmt(r["step_s"], ".2f")} | '
+                     f'{_fmt(r["train_images_per_s"], ".2f")} | '
                      f'{r["pipeline_images_per_s"]:.1f} | {note} |')
     return '\n'.join(lines) + '\n'

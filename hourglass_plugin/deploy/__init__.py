@@ -16,7 +16,7 @@ Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
     results = inference_topdown(fast, 'image.jpg', bboxes)  # flip test kept
 """
 from .agreement import (decode_keypoints, input_noise_floor,
-                        keypoint_agreement, perturb_crops)
+                        keypoint_agreement, perturb_crops, pooled_share)
 from .backends import (BACKENDS, ONNX_BACKENDS, build_heatmap_runner,
                        onnx_paths, prepare_onnx)
 from .crops import calibration_crops, crop_sources, dataset_crops
@@ -26,7 +26,7 @@ from .heatmap_net import (LastStackHeatmaps, last_stack, model_input_size,
 from .onnx_export import export_onnx
 from .ort_runner import OrtHeatmapRunner
 from .quantization import (conv_macs, conv_node_names, int8_conv_names,
-                           quantize_int8)
+                           int8_mac_share, quantize_int8)
 from .sensitivity import int8_sensitivity
 from .torch_runner import TorchHeatmapRunner
 
@@ -35,7 +35,8 @@ __all__ = [
     'OrtHeatmapRunner', 'TorchHeatmapRunner', 'build_heatmap_runner',
     'calibration_crops', 'conv_macs', 'conv_node_names', 'crop_sources',
     'dataset_crops', 'decode_keypoints', 'export_onnx', 'input_noise_floor',
-    'int8_conv_names', 'int8_sensitivity', 'keypoint_agreement', 'last_stack',
-    'model_input_size', 'onnx_paths', 'perturb_crops', 'prepare_onnx',
-    'quantize_int8', 'reference_heatmaps'
+    'int8_conv_names', 'int8_mac_share', 'int8_sensitivity',
+    'keypoint_agreement', 'last_stack', 'model_input_size', 'onnx_paths',
+    'perturb_crops', 'pooled_share', 'prepare_onnx', 'quantize_int8',
+    'reference_heatmaps'
 ]

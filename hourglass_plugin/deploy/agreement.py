@@ -14,7 +14,7 @@ of +-1 grey level on every pixel), the floor to read any agreement against.
 A network whose heatmaps are flat on a crop (a person unlike those it was
 trained on) moves its argmax under that noise alone.
 """
-from typing import Dict, Optional
+from typing import Dict, Iterable, Optional
 
 import numpy as np
 import torch
@@ -80,6 +80,21 @@ def keypoint_agreement(pose_model: nn.Module,
         max_px=float(dist.max()),
         max_abs_diff=float(diff.max()),
         joints=int(dist.size))
+
+
+def pooled_share(agreements: Iterable[Dict[str, float]]) -> float:
+    """The share of joints within tolerance over several
+    :func:`keypoint_agreement` results (e.g. one per crop source), each
+    weighted by its ``joints``.
+
+    Raises:
+        ValueError: If there are no joints at all.
+    """
+    agreements = list(agreements)
+    joints = sum(a['joints'] for a in agreements)
+    if not joints:
+        raise ValueError('no joints to pool')
+    return sum(a['share'] * a['joints'] for a in agreements) / joints
 
 
 def perturb_crops(crops: Tensor,

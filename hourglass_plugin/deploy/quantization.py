@@ -260,6 +260,19 @@ def int8_conv_names(int8_file: str) -> List[str]:
     ]
 
 
+def int8_mac_share(fp32_file: str, int8_file: str) -> float:
+    """Share of the convolution MACs that ``int8_file`` (quantised from
+    ``fp32_file``) runs in int8: :func:`conv_macs` of the fp32 graph over
+    :func:`int8_conv_names` of the int8 one, in [0, 1].
+
+    Raises:
+        FileNotFoundError: If either file does not exist.
+    """
+    macs = conv_macs(fp32_file)
+    return sum(macs.get(n, 0)
+               for n in int8_conv_names(int8_file)) / sum(macs.values())
+
+
 def quantize_int8(fp32_file: str,
                   out_file: str,
                   calib_crops: Optional[Tensor] = None,

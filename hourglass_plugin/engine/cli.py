@@ -1,4 +1,5 @@
 """Command-line options shared by ``tools/train.py`` and ``tools/test.py``.
+(``use_amp`` also serves the benchmark's training mode.)
 
 The options mmpose's and mmengine's tools share (``--work-dir``,
 ``--show-dir``, ``--interval``, ``--cfg-options``, ``--launcher``,
@@ -39,6 +40,15 @@ def parse_runner_args(parser: argparse.ArgumentParser,
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def use_amp(optim_wrapper: dict) -> None:
+    """Switch an ``optim_wrapper`` config to mixed precision (in place):
+    mmengine's ``AmpOptimWrapper``, dynamic loss scaling unless the config
+    sets ``loss_scale`` (what mmpose's ``tools/train.py --amp`` does). The
+    wrapper runs on CUDA (or NPU/MLU) devices only."""
+    optim_wrapper['type'] = 'AmpOptimWrapper'
+    optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:

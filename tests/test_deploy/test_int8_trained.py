@@ -20,13 +20,14 @@ import torch
 
 from hourglass_plugin.benchmark.measure import evaluate_pckh
 from hourglass_plugin.deploy import (BackendPoseEstimator, OrtHeatmapRunner,
-                                     build_heatmap_runner, calibration_crops,
-                                     crop_sources, dataset_crops, export_onnx,
-                                     input_noise_floor, keypoint_agreement,
-                                     model_input_size, reference_heatmaps)
+                                     build_heatmap_runner, crop_sources,
+                                     dataset_crops, input_noise_floor,
+                                     keypoint_agreement, model_input_size,
+                                     onnx_paths, pooled_share, prepare_onnx,
+                                     reference_heatmaps)
 from hourglass_plugin.deploy.model_zoo import load_pose_model
-from hourglass_plugin.deploy.quantization import conv_macs, quantize_int8
-from hourglass_plugin.deploy.sensitivity import int8_sensitivity
+from hourglass_plugin.deploy.quantization import (int8_conv_names,
+                                                  int8_mac_share)
 
 HERE = Path(__file__).resolve().parent
 NEWELL_CONFIG = HERE.parents[1] / 'configs' / 'sample' / (
@@ -62,24 +63,21 @@ def against_fp32(model: torch.nn.Module, config: Path, runner: Callable,
     fp32 network's own agreement under +-1 grey level of input noise (the
     floor any backend is read against), per crop source."""
     sources = crop_sources(data_dir)
-    hits = joints = 0
-    by_source = {}
+    agreements, by_source = [], {}
     for name in ('mpii', 'coco_gt'):
         crops = dataset_crops(model, sources[name], flip=True)
-        agreement = keypoint_agreement(
-            model, reference_heatmaps(model, crops),
-            torch.cat([runner(c) for c in crops.split(8)]),
-            model_input_size(model))
-        hits += agreement['share'] * agreement['joints']
-        joints += agreement['joints']
+        agreements.append(
+            keypoint_agreement(model, reference_heatmaps(model, crops),
+                               torch.cat([runner(c) for c in crops.split(8)]),
+                               model_input_size(model)))
         by_source[name] = dict(
-            share=agreement['share'],
+            share=agreements[-1]['share'],
             floor=input_noise_floor(model, crops)['share'])
     fp32 = evaluate_pckh(model, str(config), str(data_dir), 5)
     backend = evaluate_pckh(
         BackendPoseEstimator(model, runner), str(config), str(data_dir), 5)
     return dict(
-        share=hits / joints,
+        share=pooled_share(agreements),
         pckh_change=backend['PCKh'] - fp32['PCKh'],
         by_source=by_source)
 
@@ -129,18 +127,17 @@ def test_int8_keeps_the_joints_of_the_trained_main_job_newell(
 @pytest.mark.timeout(1200)  # ranking: one calibration per conv, ~3 min
 def test_mixed_precision_int8_keeps_the_joints_of_the_main_job_newell(
         newell, data_dir, tmp_path):
-    fp32 = export_onnx(newell, str(tmp_path / 'fp32.onnx'))
-    calib = calibration_crops(newell, data_dir)
-    ranking = int8_sensitivity(fp32, calib, calib, threads=2)
-    kept = [node for node, _ in ranking[:NEWELL_KEEP_FP32]]
-    mixed = quantize_int8(
-        fp32, str(tmp_path / 'mixed.onnx'), calib, fp32_nodes=kept)
-    macs = conv_macs(fp32)
-    int8_share = sum(macs[n] for n, _ in ranking[NEWELL_KEEP_FP32:]) / sum(
-        macs.values())
+    mixed = prepare_onnx(
+        newell,
+        'int8',
+        str(tmp_path),
+        calib_data=data_dir,
+        int8_keep_fp32=NEWELL_KEEP_FP32)
+    int8_share = int8_mac_share(
+        onnx_paths(str(tmp_path), 'model')['onnx'], mixed)
     result = against_fp32(newell, NEWELL_CONFIG,
                           OrtHeatmapRunner(mixed, threads=2), data_dir)
-    print(f'{len(ranking) - len(kept)} of {len(ranking)} convs in int8 '
+    print(f'{len(int8_conv_names(mixed))} convs in int8 '
           f'({int8_share:.0%} of the MACs): {result}')
     assert 0 < int8_share < 1
     assert_keeps_the_joints(result)

@@ -81,3 +81,16 @@ def test_cpu_ddp_wrapper_drops_device_ids(monkeypatch):
         assert out.shape == (3, 1)
     finally:
         dist.destroy_process_group()
+
+
+def test_use_amp_switches_the_optim_wrapper_and_keeps_a_set_loss_scale():
+    from hourglass_plugin.engine.cli import use_amp
+    default = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))
+    use_amp(default)
+    assert default == dict(
+        type='AmpOptimWrapper',
+        optimizer=dict(type='Adam', lr=1e-3),
+        loss_scale='dynamic')
+    fixed = dict(type='OptimWrapper', loss_scale=512.0)
+    use_amp(fixed)
+    assert fixed == dict(type='AmpOptimWrapper', loss_scale=512.0)
