@@ -1,16 +1,35 @@
-"""Shared pytest fixtures: repository paths and the real data folders."""
+"""Shared pytest fixtures: repository paths, the real data folders, one
+trained sample checkpoint, and the ``gpu`` marker's skip on CPU machines."""
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Dict, List
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / 'data'
+SAMPLE_CONFIG = REPO_ROOT / 'configs' / 'sample' / (
+    'newell_hourglass2_sample_128.py')
 
 # keep every test single-threaded-ish on the 2-core CI machine
 os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+
+def pytest_collection_modifyitems(config: pytest.Config,
+                                  items: List[pytest.Item]) -> None:
+    """Skip ``@pytest.mark.gpu`` tests, with the reason, without CUDA."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(
+        reason='needs a CUDA GPU (torch.cuda.is_available() is False)')
+    for item in items:
+        if 'gpu' in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope='session')
@@ -38,6 +57,28 @@ def val_gt_dir() -> Path:
     """data/mpii_val_gt: the standard MPII validation split (2,958 people,
     ``valid.json`` and ``gt_valid.mat``), no images."""
     return DATA_DIR / 'mpii_val_gt'
+
+
+@pytest.fixture(scope='session')
+def trained_sample(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    """The main job, trained once per test session: ``tools/train.py`` on
+    ``configs/sample/newell_hourglass2_sample_128.py`` (150 epochs on the 5
+    people of data/, ~1.5 min on 2 cores). Returns ``config``,
+    ``checkpoint`` (the last one) and ``work_dir`` (its logs and
+    ``vis_data/scalars.json``). Tests that use it are ``slow``; they must
+    not write into ``work_dir``."""
+    work_dir = tmp_path_factory.mktemp('trained_sample')
+    subprocess.run(
+        [sys.executable, 'tools/train.py',
+         str(SAMPLE_CONFIG), '--work-dir',
+         str(work_dir)],
+        cwd=REPO_ROOT,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        check=True,
+        stdout=subprocess.DEVNULL)
+    checkpoint = Path((work_dir / 'last_checkpoint').read_text().strip())
+    return dict(
+        config=SAMPLE_CONFIG, checkpoint=checkpoint, work_dir=work_dir)
 
 
 def load_tool(name: str) -> ModuleType:
