@@ -20,7 +20,7 @@ import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -115,3 +115,52 @@ def allow_mmengine_checkpoint_types() -> None:
     """
     copyreg.pickle(HistoryBuffer, _reduce_history_buffer)
     torch.serialization.add_safe_globals(mmengine_checkpoint_types())
+
+
+def load_model_checkpoint(model: torch.nn.Module,
+                          filename: str,
+                          config: Optional[str] = None,
+                          map_location: str = 'cpu') -> dict:
+    """Load ``filename`` into ``model``, refusing any checkpoint that does
+    not fit it: the one function inference, evaluation, ``load_from`` and
+    resume go through.
+
+    Args:
+        model (nn.Module): The model built from ``config``.
+        filename (str): A ``.pth`` (mmengine Runner checkpoint or a plain
+            state dict).
+        config (str, optional): The config the model was built from, named
+            in the error.
+        map_location (str): Device the tensors are loaded to.
+
+    Returns:
+        dict: The loaded checkpoint (``meta`` etc.).
+
+    Raises:
+        CheckpointError: The file is not a checkpoint, or its keys/shapes do
+            not match the model (one line: file, config, first keys).
+    """
+    from mmengine.runner import load_checkpoint
+    return load_checkpoint(model, filename, map_location=map_location)
+
+
+def init_pose_model(config: str,
+                    checkpoint: Optional[str] = None,
+                    device: str = 'cpu') -> torch.nn.Module:
+    """``mmpose.apis.init_model`` whose weights are loaded through
+    :func:`load_model_checkpoint` (a misfit is refused, never a warning).
+
+    Args:
+        config (str): Config file path.
+        checkpoint (str, optional): Weights; None keeps the initialisation.
+        device (str): ``'cpu'`` or ``'cuda[:i]'``.
+
+    Returns:
+        nn.Module: The estimator in eval mode with ``cfg`` and
+        ``dataset_meta`` set (from the checkpoint's meta when it has one).
+
+    Raises:
+        CheckpointError: See :func:`load_model_checkpoint`.
+    """
+    from mmpose.apis import init_model
+    return init_model(config, checkpoint, device=device)

@@ -8,9 +8,12 @@ The options mmpose's and mmengine's tools share (``--work-dir``,
 import argparse
 import os
 import os.path as osp
-from typing import List, Optional
+import sys
+from typing import Callable, List, NoReturn, Optional
 
 from mmengine.config import Config, DictAction
+
+from .errors import CheckpointError, TrainingFault, fault_message
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -67,3 +70,34 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.default_hooks.visualization.enable = True
         cfg.default_hooks.visualization.out_dir = args.show_dir
         cfg.default_hooks.visualization.interval = args.interval
+
+
+# the errors a tool knows and reports in one line (library errors included)
+ONE_LINE_ERRORS = (TrainingFault, CheckpointError, FileNotFoundError)
+
+
+def add_debug_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--debug``: show the traceback of a fault instead of one line
+    (also ``HOURGLASS_DEBUG=1`` in the environment)."""
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
+
+
+def run_tool(main: Callable[[Optional[List[str]]], Optional[int]],
+             argv: Optional[List[str]] = None) -> NoReturn:
+    """Run a tool's ``main(argv)`` and exit with its return code; a known
+    fault (:data:`ONE_LINE_ERRORS`) ends it with ``error: <message>`` on
+    stderr and exit code 1, its traceback shown only with ``--debug`` or
+    ``HOURGLASS_DEBUG=1``."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = '--debug' in args or os.environ.get('HOURGLASS_DEBUG') == '1'
+    try:
+        code = main(argv)
+    except ONE_LINE_ERRORS as err:
+        if debug:
+            raise
+        print(f'error: {fault_message(err)}', file=sys.stderr)
+        sys.exit(1)
+    sys.exit(code or 0)

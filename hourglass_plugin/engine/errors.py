@@ -51,3 +51,9 @@ def fault_message(err: BaseException) -> str:
         prefix = f'{type(err).__name__}: '
         return last.split(prefix, 1)[1] if prefix in last else last
     return text
+
+
+class CheckpointError(ValueError):
+    """A file given as a checkpoint is not one (truncated, empty, text, a
+    foreign pickle), or its weights do not fit the model; the message names
+    the file and, for a misfit, the config and the first mismatching keys."""
