@@ -1,16 +1,19 @@
-"""Package boundaries: no import cycle between ``hourglass_plugin``
-subpackages, and importing the package reads no file and parses no config."""
+"""Package boundaries: the imports between ``hourglass_plugin``
+subpackages are exactly those the graph in docs/architecture.md allows, and
+importing the package reads no file and parses no config."""
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
 from tests.conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / 'hourglass_plugin'
+ARCHITECTURE = REPO_ROOT / 'docs' / 'architecture.md'
 
 
 def _unit(module: str) -> Optional[str]:
@@ -22,10 +25,11 @@ def _unit(module: str) -> Optional[str]:
     return parts[1]
 
 
-def _imported_modules(path: Path) -> Set[str]:
-    """Absolute names of every module ``path`` imports (at any depth of the
-    file, lazy imports inside functions included)."""
-    rel = path.relative_to(REPO_ROOT).with_suffix('')
+def _imported_modules(path: Path, root: Path) -> Set[str]:
+    """Absolute names of every module ``path`` (a file under ``root``, the
+    folder holding the package) imports, at any depth of the file, lazy
+    imports inside functions included."""
+    rel = path.relative_to(root).with_suffix('')
     package = list(rel.parts[:-1])  # the package a relative import starts in
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -44,18 +48,25 @@ def _imported_modules(path: Path) -> Set[str]:
     return names
 
 
-def subpackage_graph() -> Dict[str, Set[str]]:
-    """Edges ``unit -> units it imports`` between the package's subpackages
-    (self-edges dropped; the package's own ``__init__`` is left out, it
-    imports every subpackage to register them)."""
+def subpackage_graph(package: Path = PACKAGE) -> Dict[str, Set[str]]:
+    """Edges ``unit -> units it imports`` between the subpackages of
+    ``package`` (self-edges dropped; the package's own ``__init__`` is left
+    out, it imports every subpackage to register them)."""
     graph: Dict[str, Set[str]] = {}
-    for path in PACKAGE.rglob('*.py'):
-        rel = path.relative_to(PACKAGE)
+    known = {
+        p.name.removesuffix('.py')
+        for p in package.iterdir() if p.name != '__pycache__'
+        and not p.name.startswith('__init__')
+    }
+    for path in package.rglob('*.py'):
+        rel = path.relative_to(package)
         if rel == Path('__init__.py'):
             continue
         unit = rel.parts[0].removesuffix('.py')
-        known = {p.name.removesuffix('.py') for p in PACKAGE.iterdir()}
-        targets = {_unit(m) for m in _imported_modules(path)}
+        targets = {
+            _unit(m)
+            for m in _imported_modules(path, package.parent)
+        }
         graph.setdefault(unit, set()).update(t for t in targets
                                              if t and t != unit and t in known)
     return graph
@@ -103,10 +114,58 @@ def test_graph_sees_the_relative_imports_of_the_mpii_format():
     assert 'datasets' not in graph['mpii']
 
 
-def test_no_import_cycle_between_subpackages():
-    graph = subpackage_graph()
-    cycle = find_cycle(graph)
+def allowed_graph(doc: Path = ARCHITECTURE) -> Dict[str, Set[str]]:
+    """The graph of the ``mermaid`` block of docs/architecture.md: ``a -->
+    b`` lines are allowed imports, a bare ``a`` line a subpackage that
+    imports no other."""
+    block = re.search(r'```mermaid\n(.*?)```', doc.read_text(), re.S)
+    assert block, f'{doc}: no mermaid graph'
+    graph: Dict[str, Set[str]] = {}
+    for line in block.group(1).splitlines()[1:]:
+        edge = re.fullmatch(r'\s*(\w+)\s*-->\s*(\w+)\s*', line)
+        node = re.fullmatch(r'\s*(\w+)\s*', line)
+        if edge:
+            graph.setdefault(edge.group(1), set()).add(edge.group(2))
+            graph.setdefault(edge.group(2), set())
+        elif node:
+            graph.setdefault(node.group(1), set())
+    return graph
+
+
+def disallowed_imports(graph: Dict[str, Set[str]],
+                       allowed: Dict[str, Set[str]]) -> List[Tuple[str, str]]:
+    """The edges of ``graph`` that ``allowed`` does not have."""
+    return sorted((a, b) for a, targets in graph.items() for b in targets
+                  if b not in allowed.get(a, set()))
+
+
+def test_the_documented_layers_have_no_cycle():
+    cycle = find_cycle(allowed_graph())
     assert cycle is None, ' -> '.join(cycle)
+
+
+def test_imports_between_subpackages_are_the_documented_ones():
+    graph, allowed = subpackage_graph(), allowed_graph()
+    assert disallowed_imports(graph, allowed) == []
+    assert set(graph) | {'version'} == set(allowed)
+    # every documented arrow is used: the picture shows the real layers
+    assert disallowed_imports(allowed, graph) == []
+
+
+def test_a_disallowed_import_is_caught(tmp_path):
+    package = tmp_path / 'hourglass_plugin'
+    for unit in ('mpii', 'apis'):
+        (package / unit).mkdir(parents=True)
+        (package / unit / '__init__.py').write_text('')
+    (package / 'apis' / 'run.py').write_text('from ..mpii import x\n')
+    # a lazy import inside a function counts too
+    (package / 'mpii' / 'joints.py').write_text(
+        'def f():\n    from hourglass_plugin.apis import run\n')
+    graph = subpackage_graph(package)
+    assert graph == {'apis': {'mpii'}, 'mpii': {'apis'}}
+    assert disallowed_imports(graph, {'apis': {'mpii'}, 'mpii': set()}) == [
+        ('mpii', 'apis')
+    ]
 
 
 IMPORT_PROBE = r'''
