@@ -13,8 +13,9 @@
 # Their HourglassNet is NewellHourglassNet with a bias in every conv
 # (conv_bias) and a wider stem: its residuals (layer1..3) are 64 -> 128 ->
 # 256 -> 256, not Newell's 64 -> 128 -> 128 -> 256, because layer2 is built
-# from the 128 channels layer1 leaves in self.inplanes (stem_widths). Input (pose/utils/transforms.py color_normalize): RGB / 255
-# minus the per-channel MPII mean of their data/mpii/mean.pth.tar, which
+# from the 128 channels layer1 leaves in self.inplanes (stem_widths).
+# Input (pose/utils/transforms.py color_normalize): RGB / 255 minus the
+# per-channel MPII mean of their data/mpii/mean.pth.tar, which
 # their training log prints as 0.4404, 0.4440, 0.4327; the std stored beside
 # it (0.2458, 0.2410, 0.2468) is NOT applied by their code. If your
 # mean.pth.tar differs, `--mean-std` prints the lines to put here.
