@@ -205,9 +205,10 @@ def test_mmpose_format_converts_with_named_drops(tmp_path, capsys):
     key named."""
     shapes = conversion.expected_shapes(
         str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py'))
+    # zeros broadcast from one value: full shapes, tiny files (HG-52 has 94M)
     state_dict = {
         ('keypoint_head.' + k[len('head.'):] if k.startswith('head.') else k):
-        torch.zeros(v)
+        torch.zeros(()).expand(v)
         for k, v in shapes.items()
     }
     state_dict['backbone.inters.0.conv1.weight'] = torch.zeros(256, 256, 3, 3)
