@@ -120,8 +120,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           'checked')
     for note in notes:
         print('  ' + note)
-    print(f'parameters: {theirs:,} in the source network, {ours:,} in ours '
-          f'({theirs - ours:,} in never-used layers dropped)')
+    print(f'parameters: {theirs:,} in the source network, {ours:,} in ours' +
+          (f' ({theirs - ours:,} in never-used layers dropped)' if theirs !=
+           ours else ''))
     meta = dict(
         converted_from=osp.basename(args.src),
         source_format=args.fmt,

@@ -11,8 +11,11 @@
 #       configs/converted/pytorch_pose_hg8_mpii_256.py hg8_bearpaw.pth
 #
 # Their HourglassNet is NewellHourglassNet with a bias in every conv
-# (conv_bias). Input (pose/utils/transforms.py color_normalize): RGB / 255
-# minus the per-channel MPII mean of their data/mpii/mean.pth.tar, which
+# (conv_bias) and a wider stem: its residuals (layer1..3) are 64 -> 128 ->
+# 256 -> 256, not Newell's 64 -> 128 -> 128 -> 256, because layer2 is built
+# from the 128 channels layer1 leaves in self.inplanes (stem_widths).
+# Input (pose/utils/transforms.py color_normalize): RGB / 255 minus the
+# per-channel MPII mean of their data/mpii/mean.pth.tar, which
 # their training log prints as 0.4404, 0.4440, 0.4327; the std stored beside
 # it (0.2458, 0.2410, 0.2468) is NOT applied by their code. If your
 # mean.pth.tar differs, `--mean-std` prints the lines to put here.
@@ -25,6 +28,7 @@ rgb_mean = [0.4404, 0.4440, 0.4327]  # [0, 1] images
 model = dict(
     data_preprocessor=dict(
         mean=[255. * m for m in rgb_mean], std=[255., 255., 255.]),
-    backbone=dict(num_stacks=num_stacks, conv_bias=True),
+    backbone=dict(
+        num_stacks=num_stacks, conv_bias=True, stem_widths=(128, 256, 256)),
     head=dict(num_stages=num_stacks),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False))

@@ -19,7 +19,10 @@ Formats (the code base a checkpoint was saved by):
     'state_dict', 'best_acc', 'optimizer'}``, keys ``module.`` +
     ``HourglassNet`` names (``conv1``, ``bn1``, ``layer1..3``,
     ``hg.<s>.hg.<level>.<branch>.0.*``, ``res``, ``fc``, ``score``, ``fc_``,
-    ``score_``); one residual block per position.
+    ``score_``); one residual block per position. Their stem residuals are
+    64 -> 128 -> 256 -> 256 (``layer2`` is built from the 128 channels
+    ``layer1`` leaves in ``self.inplanes``), so the target backbone needs
+    ``stem_widths=(128, 256, 256)`` (``configs/converted/pytorch_pose_*``).
 
 Every source key is mapped to a key of the target model or dropped with a
 reason; every shape is checked; a key of another format, a missing key or a
@@ -280,7 +283,9 @@ def map_bearpaw_key(key: str, source: Mapping[str, torch.Tensor],
     """bearpaw ``HourglassNet`` key -> ours.
 
     ``conv1``/``bn1`` -> ``stem.0.conv``/``.bn``; ``layer{1,2,3}.0`` ->
-    ``stem.{1,3,4}`` (``downsample.0`` -> ``skip``); ``hg.<s>.hg.<i>.<b>.0``
+    ``stem.{1,3,4}`` (Bottleneck 64 -> 128, 128 -> 256, 256 -> 256; the
+    1x1 projection ``downsample.0`` of the first two -> ``skip``; a
+    backbone with ``stem_widths=(128, 256, 256)``); ``hg.<s>.hg.<i>.<b>.0``
     -> ``hourglasses.<s>`` + ``low2.`` x (depth - 1 - i) + ``up1`` / ``low1``
     / ``low3`` / ``low2`` for b = 0 / 1 / 2 / 3 (level i = 0 is the
     innermost); ``res.<s>.0`` -> ``out_features.<s>.0``; ``fc.<s>.0`` /
@@ -432,6 +437,11 @@ def convert_state_dict(source: Mapping[str, torch.Tensor],
         guessed = guess_format(list(source))
         hint = (f' The file looks like a {guessed} checkpoint: pass --from '
                 f'{guessed}.' if guessed not in (None, fmt) else '')
+        if fmt == 'pytorch_pose' and any(
+                p.startswith('shape mismatch: layer') for p in problems):
+            hint += (' pytorch-pose\'s stem is 64 -> 128 -> 256 -> 256: '
+                     'the backbone needs stem_widths=(128, 256, 256), as in '
+                     'configs/converted/pytorch_pose_hg*_mpii_256.py.')
         shown = problems[:20] + ([f'... {len(problems) - 20} more']
                                  if len(problems) > 20 else [])
         raise CheckpointMismatchError(

@@ -15,8 +15,16 @@ def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def meta_params(**kwargs) -> int:
+    """Parameters of a NewellHourglassNet built on the meta device (no
+    memory, no initialisation: counting a full-size network is instant)."""
+    with torch.device('meta'):
+        return n_params(NewellHourglassNet(**kwargs))
+
+
 def test_eight_stack_parameter_count():
-    model = NewellHourglassNet(num_stacks=8)
+    with torch.device('meta'):
+        model = NewellHourglassNet(num_stacks=8)
     total = n_params(model)
     assert total == 25_373_632
     assert abs(total - 25.1e6) / 25.1e6 < 0.02  # the paper's network
@@ -92,7 +100,7 @@ def test_conv_bias_adds_exactly_the_ports_biases():
     and each per-stack feature conv (the PyTorch ports' layout); the default
     network is unchanged."""
     import warnings
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.device('meta'):
         warnings.simplefilter('error')  # mmcv's bias warning is silenced
         model = NewellHourglassNet(num_stacks=8, conv_bias=True)
     total = n_params(model)
@@ -100,8 +108,7 @@ def test_conv_bias_adds_exactly_the_ports_biases():
     # 128+128+256; per stack 14 residuals x (128+128+256) + 256 (features)
     assert total - 25_373_632 == 64 + 2 * 256 + 512 + 8 * (14 * 512 + 256)
     assert total == 25_434_112
-    assert n_params(NewellHourglassNet(num_stacks=2,
-                                       conv_bias=True)) == 6_570_400
+    assert meta_params(num_stacks=2, conv_bias=True) == 6_570_400
     assert model.stem[0].conv.bias is not None
     assert model.out_features[0][1].conv.bias is not None
     block = model.hourglasses[0].up1
@@ -110,6 +117,62 @@ def test_conv_bias_adds_exactly_the_ports_biases():
         for c in (block.conv1, block.conv2, block.conv3))
     # nothing dead: no skip conv where the widths are equal
     assert isinstance(block.skip, nn.Identity)
-    default = NewellHourglassNet(num_stacks=1)
+    with torch.device('meta'):
+        default = NewellHourglassNet(num_stacks=1)
     assert default.stem[0].conv.bias is None
     assert default.hourglasses[0].up1.conv1.conv.bias is None
+
+
+def test_stem_widths_build_the_bearpaw_stem():
+    """stem_widths=(128, 256, 256): residuals 64->128 (middle 64), 128->256
+    (middle 128, 1x1 projection), 256->256 (middle 128, identity); the rest
+    of the network and the default stem are unchanged."""
+    with torch.device('meta'):
+        newell = NewellHourglassNet(num_stacks=1)
+        bearpaw = NewellHourglassNet(num_stacks=1, stem_widths=(128, 256, 256))
+    assert newell.stem_widths == (128, 128, 256)
+
+    def widths(block):
+        return (block.conv1.conv.in_channels, block.conv1.conv.out_channels,
+                block.conv3.conv.out_channels, type(block.skip).__name__)
+
+    assert [widths(newell.stem[i])
+            for i in (1, 3, 4)] == [(64, 64, 128, 'Conv2d'),
+                                    (128, 64, 128, 'Identity'),
+                                    (128, 128, 256, 'Conv2d')]
+    assert [widths(bearpaw.stem[i])
+            for i in (1, 3, 4)] == [(64, 64, 128, 'Conv2d'),
+                                    (128, 128, 256, 'Conv2d'),
+                                    (256, 128, 256, 'Identity')]
+    assert [k for k in bearpaw.state_dict() if not k.startswith('stem.')
+            ] == [k for k in newell.state_dict() if not k.startswith('stem.')]
+    # the stem's 2nd and 3rd residuals: 128->256 and 256->256 in place of
+    # 128->128 and 128->256
+    bn = dict(type='BN')
+    extra = (
+        n_params(PreActBottleneck(256, 256, bn)) -
+        n_params(PreActBottleneck(128, 128, bn)))
+    assert extra == 214_016 - 53_760
+    assert meta_params(num_stacks=8, stem_widths=(128, 256, 256)) - \
+        meta_params(num_stacks=8) == extra
+    assert meta_params(
+        num_stacks=8, conv_bias=True, stem_widths=(128, 256, 256)) \
+        == 25_594_624
+    assert meta_params(
+        num_stacks=2, conv_bias=True, stem_widths=(128, 256, 256)) \
+        == 6_730_912
+    # small networks run with any widths
+    out = NewellHourglassNet(
+        num_stacks=1, stem_widths=(16, 48, 32), **SMALL)(
+            torch.randn(1, 3, 32, 32))
+    assert out[0].shape == (1, 16, 8, 8)
+
+
+@pytest.mark.parametrize('widths', [(128, 256), (128, 256, 128),
+                                    (128, 7, 256)])
+def test_bad_stem_widths_are_rejected(widths):
+    with pytest.raises(
+            ValueError,
+            match=r'stem_widths must be 3 positive even widths ending with '
+            r'feat_channels=256; got \(128'):
+        NewellHourglassNet(num_stacks=1, stem_widths=widths)

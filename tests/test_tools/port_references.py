@@ -1,5 +1,7 @@
 """The two PyTorch ports of Newell's hourglass, as key lists and functional
-forwards, written here from their documented structure (no code of theirs).
+forwards, written here from reading their code (none of it copied); no
+code of this plugin is used, so the converted models are checked against
+the ports, not against themselves.
 
 princeton-vl/pytorch_stacked_hourglass (``models/posenet.py``,
 ``models/layers.py``):
@@ -20,20 +22,42 @@ princeton-vl/pytorch_stacked_hourglass (``models/posenet.py``,
   stacks ``x = x + merge_preds[s](preds) + merge_features[s](feature)``
   (``Merge.conv`` = Conv 1x1, no bn, no relu). Input: (N, H, W, 3), permuted.
 
-bearpaw/pytorch-pose (``pose/models/hourglass.py``):
+bearpaw/pytorch-pose (``pose/models/hourglass.py``, ``hg(num_stacks,
+num_blocks=1, num_classes=16)``), followed statement by statement:
 
-- ``Bottleneck(inplanes, planes)`` (expansion 2): ``bn1``-ReLU-``conv1``
-  (1x1), ``bn2``-ReLU-``conv2`` (3x3), ``bn3``-ReLU-``conv3`` (1x1 -> 2
-  planes), plus ``downsample.0`` (1x1) only where the width changes; all
-  convs with bias.
-- ``Hourglass`` (depth 4): ``hg[n-1][0]`` = up1, ``[1]`` = low1 (after
-  maxpool), ``[3]`` = bottom residual (level n = 1 only), ``[2]`` = low3,
-  output ``up1 + upsample(low3)``; each a Sequential of ``num_blocks``
-  Bottlenecks (1 here).
-- ``HourglassNet``: ``conv1`` (7x7/2) -> ``bn1`` -> ReLU -> ``layer1``
-  (64 -> 128) -> maxpool -> ``layer2`` (128 -> 128) -> ``layer3`` (128 ->
-  256); per stack ``hg`` -> ``res`` -> ``fc`` (conv 1x1 -> BN -> ReLU) ->
-  ``score`` (1x1); between stacks ``x = x + fc_(y) + score_(score)``.
+- ``Bottleneck(inplanes, planes, stride=1, downsample=None)`` (expansion
+  2): ``bn1`` (inplanes) - ReLU - ``conv1`` (1x1, inplanes -> planes),
+  ``bn2`` - ReLU - ``conv2`` (3x3, padding 1), ``bn3`` - ReLU - ``conv3``
+  (1x1, planes -> 2 planes); every conv with bias; the residual is
+  ``downsample(x)`` where one was passed, else ``x``.
+- ``HourglassNet.__init__``: ``self.inplanes = 64``, ``num_feats = 128``;
+  ``conv1`` (3 -> 64, 7x7, stride 2, padding 3, bias), ``bn1``;
+  ``layer1 = _make_residual(block, self.inplanes, 1)``, then
+  ``layer2 = _make_residual(block, self.inplanes, 1)``, then
+  ``layer3 = _make_residual(block, num_feats, 1)``.
+  ``_make_residual(block, planes, blocks)`` builds ``downsample`` =
+  Sequential(Conv2d(self.inplanes, 2 planes, 1x1, bias)) when
+  ``self.inplanes != 2 planes``, the first block ``block(self.inplanes,
+  planes, 1, downsample)``, then sets ``self.inplanes = 2 planes``. So
+  ``layer1`` is Bottleneck(64, 64) + downsample 64 -> 128 and leaves
+  inplanes = 128; ``layer2`` is called with planes = 128: Bottleneck(128,
+  128) + downsample 128 -> 256, inplanes = 256; ``layer3`` (planes 128):
+  Bottleneck(256, 128), no downsample. Stem widths 64 -> 128 -> 256 -> 256.
+- Per stack: ``hg`` = ``Hourglass(block, num_blocks, 128, 4)``, whose
+  ``hg[i]`` (i = 0..3) holds three ``Sequential(Bottleneck(256, 128))``
+  plus a fourth for i = 0; ``res`` = ``_make_residual(block, 128,
+  num_blocks)`` (inplanes is 256 by then: no downsample); ``fc`` =
+  Sequential(Conv2d(256, 256, 1x1, bias), BatchNorm2d(256), ReLU);
+  ``score`` = Conv2d(256, num_classes, 1x1, bias); for all but the last
+  stack ``fc_`` = Conv2d(256, 256, 1x1, bias) and ``score_`` =
+  Conv2d(num_classes, 256, 1x1, bias).
+- ``Hourglass._hour_glass_forward(n, x)``: up1 = hg[n-1][0](x); low1 =
+  hg[n-1][1](max_pool2d(x, 2, stride=2)); low2 = forward(n-1, low1) if
+  n > 1 else hg[n-1][3](low1); low3 = hg[n-1][2](low2); out = up1 +
+  nearest_upsample_x2(low3); called with n = 4.
+- ``HourglassNet.forward``: conv1 - bn1 - ReLU - layer1 - maxpool 2x2 -
+  layer2 - layer3; per stack y = fc(res(hg(x))), score = score(y), kept;
+  between stacks x = x + fc_(y) + score_(score).
 """
 from typing import Callable, Dict, List, Tuple
 
@@ -101,43 +125,71 @@ def princeton_keys(nstack: int,
 
 
 # ------------------------------------------------------------------ bearpaw
+EXPANSION = 2  # pytorch-pose Bottleneck.expansion
+
+
 def bearpaw_bottleneck_keys(prefix: str, inplanes: int, planes: int,
                             downsample: bool) -> Shapes:
-    """Keys of pytorch-pose's ``Bottleneck(inplanes, planes)``."""
+    """Keys of pytorch-pose's ``Bottleneck(inplanes, planes)`` (+ its
+    ``downsample`` Sequential(Conv2d 1x1) where one is passed)."""
     keys = (
         _bn(prefix + 'bn1.', inplanes) +
         _conv(prefix + 'conv1.', inplanes, planes, 1) +
         _bn(prefix + 'bn2.', planes) +
         _conv(prefix + 'conv2.', planes, planes, 3) +
         _bn(prefix + 'bn3.', planes) +
-        _conv(prefix + 'conv3.', planes, 2 * planes, 1))
+        _conv(prefix + 'conv3.', planes, EXPANSION * planes, 1))
     if downsample:
-        keys += _conv(prefix + 'downsample.0.', inplanes, 2 * planes, 1)
+        keys += _conv(prefix + 'downsample.0.', inplanes, EXPANSION * planes,
+                      1)
     return keys
+
+
+class _BearpawInplanes:
+    """``HourglassNet._make_residual`` with its mutable ``self.inplanes``
+    (64 when ``HourglassNet.__init__`` starts)."""
+
+    def __init__(self) -> None:
+        self.inplanes = 64
+
+    def make_residual(self, prefix: str, planes: int, blocks: int) -> Shapes:
+        """Keys of ``_make_residual(block, planes, blocks)``; updates
+        ``inplanes`` as theirs does."""
+        downsample = self.inplanes != planes * EXPANSION
+        keys = bearpaw_bottleneck_keys(prefix + '0.', self.inplanes, planes,
+                                       downsample)
+        self.inplanes = planes * EXPANSION
+        for i in range(1, blocks):
+            keys += bearpaw_bottleneck_keys(f'{prefix}{i}.', self.inplanes,
+                                            planes, False)
+        return keys
 
 
 def bearpaw_keys(num_stacks: int, num_classes: int = 16) -> Shapes:
     """Every state-dict key of ``HourglassNet(Bottleneck, num_stacks,
-    num_blocks=1, num_classes)`` (as saved: ``module.`` of DataParallel)."""
-    keys = _conv('conv1.', 3, 64, 7) + _bn('bn1.', 64)
-    keys += bearpaw_bottleneck_keys('layer1.0.', 64, 64, True)
-    keys += bearpaw_bottleneck_keys('layer2.0.', 128, 64, False)
-    keys += bearpaw_bottleneck_keys('layer3.0.', 128, 128, True)
-    for s in range(num_stacks):
-        for level in range(4):
+    num_blocks=1, num_classes)``, in its registration order (as saved:
+    ``module.`` of DataParallel)."""
+    net = _BearpawInplanes()
+    num_feats, num_blocks = 128, 1
+    stem = _conv('conv1.', 3, net.inplanes, 7) + _bn('bn1.', net.inplanes)
+    stem += net.make_residual('layer1.', net.inplanes, 1)  # planes 64
+    stem += net.make_residual('layer2.', net.inplanes, 1)  # planes 128 (!)
+    stem += net.make_residual('layer3.', num_feats, 1)
+    ch = num_feats * EXPANSION
+    hg, res, fc, score, fc_, score_ = [], [], [], [], [], []
+    for i in range(num_stacks):
+        for level in range(4):  # Hourglass(block, num_blocks, 128, 4)
             for branch in range(4 if level == 0 else 3):
-                keys += bearpaw_bottleneck_keys(
-                    f'hg.{s}.hg.{level}.{branch}.0.', 256, 128, False)
-    for s in range(num_stacks):
-        keys += bearpaw_bottleneck_keys(f'res.{s}.0.', 256, 128, False)
-    for s in range(num_stacks):
-        keys += _conv(f'fc.{s}.0.', 256, 256, 1) + _bn(f'fc.{s}.1.', 256)
-    for s in range(num_stacks):
-        keys += _conv(f'score.{s}.', 256, num_classes, 1)
-    for s in range(num_stacks - 1):
-        keys += _conv(f'fc_.{s}.', 256, 256, 1)
-    for s in range(num_stacks - 1):
-        keys += _conv(f'score_.{s}.', num_classes, 256, 1)
+                hg += bearpaw_bottleneck_keys(f'hg.{i}.hg.{level}.{branch}.0.',
+                                              num_feats * EXPANSION, num_feats,
+                                              False)
+        res += net.make_residual(f'res.{i}.', num_feats, num_blocks)
+        fc += _conv(f'fc.{i}.0.', ch, ch, 1) + _bn(f'fc.{i}.1.', ch)
+        score += _conv(f'score.{i}.', ch, num_classes, 1)
+        if i < num_stacks - 1:
+            fc_ += _conv(f'fc_.{i}.', ch, ch, 1)
+            score_ += _conv(f'score_.{i}.', num_classes, ch, 1)
+    keys = stem + hg + res + fc + score + fc_ + score_
     return [('module.' + k, shape) for k, shape in keys]
 
 
@@ -262,7 +314,8 @@ def bearpaw_forward(sd: StateDict, x: Tensor, num_stacks: int) -> List[Tensor]:
     x = F.relu(bn(conv(x, 'conv1.', stride=2), 'bn1.'))
     x = block(x, 'layer1.0.')
     x = F.max_pool2d(x, 2, stride=2)
-    x = block(block(x, 'layer2.0.'), 'layer3.0.')
+    x = block(x, 'layer2.0.')
+    x = block(x, 'layer3.0.')
     out = []
     for i in range(num_stacks):
         y = block(hourglass(x, f'hg.{i}.', 4), f'res.{i}.0.')

@@ -1,7 +1,7 @@
 """tools/convert_checkpoint.py: the ports' checkpoints convert exactly.
 
 For each PyTorch port, a checkpoint with exactly its key names and shapes
-(``port_references``, built from the port's documented structure) and random
+(``port_references``, written from reading the port's code) and random
 values is converted and loaded into the matching config of
 ``configs/converted/``; the network's heatmaps then equal an independent
 functional forward of the port's network on the raw port state dict.
@@ -26,12 +26,16 @@ CONFIGS = REPO_ROOT / 'configs' / 'converted'
 PRINCETON = 'pytorch_stacked_hourglass'
 BEARPAW = 'pytorch_pose'
 BEARPAW_MEAN = [0.4404, 0.4440, 0.4327]
-#: princeton-vl Residuals with in == out width: the stem's (128, 128) and,
-#: per stack, 13 in the hourglass and 1 in the features: each keeps an
-#: unused 1x1 skip_layer conv (weight + bias)
-DEAD_SKIP_PARAMS = {
-    8: 128 * 129 + 8 * 14 * 256 * 257,
-    2: 128 * 129 + 2 * 14 * 256 * 257,
+#: (format, stacks) -> parameters of the port's network (its state dict
+#: less the norm statistics) and of our converted model (docs/checkpoints.md).
+#: princeton-vl's difference: its Residuals with in == out width (the stem's
+#: (128, 128) and, per stack, 13 in the hourglass and 1 in the features) each
+#: keep an unused 1x1 skip_layer conv, 128 * 129 + stacks * 14 * 256 * 257.
+PARAMETERS = {
+    (PRINCETON, 2): (8_429_088, 6_570_400),
+    (PRINCETON, 8): (32_819_328, 25_434_112),
+    (BEARPAW, 2): (6_730_912, 6_730_912),
+    (BEARPAW, 8): (25_594_624, 25_594_624),
 }
 
 
@@ -71,10 +75,21 @@ def reference_heatmaps(fmt: str, sd: dict, rgb: torch.Tensor,
         return bearpaw_forward(sd, rgb / 255 - mean, stacks)
 
 
-@pytest.mark.parametrize('stacks', [2, 8])
-@pytest.mark.parametrize('fmt', [PRINCETON, BEARPAW])
-def test_port_checkpoint_converts_and_matches_the_port(fmt, stacks, tmp_path,
-                                                       capfd):
+def rel_max_diff(ours: torch.Tensor, ref: torch.Tensor) -> float:
+    """max |ours - ref| / max |ref|."""
+    return float((ours - ref).abs().max() / ref.abs().max())
+
+
+@pytest.mark.parametrize('fmt,stacks,side', [
+    (PRINCETON, 2, 64),
+    (BEARPAW, 2, 64),
+    pytest.param(PRINCETON, 8, 256, marks=pytest.mark.slow),
+    pytest.param(BEARPAW, 8, 256, marks=pytest.mark.slow),
+])
+def test_port_checkpoint_converts_and_matches_the_port(fmt, stacks, side,
+                                                       tmp_path, capfd):
+    """2 stacks at 64 px (every layer, fast); 8 stacks at the published
+    256 px."""
     ckpt = port_checkpoint(fmt, stacks)
     src, dst = tmp_path / 'port.pth', tmp_path / 'ours.pth'
     torch.save(ckpt, src)
@@ -88,16 +103,19 @@ def test_port_checkpoint_converts_and_matches_the_port(fmt, stacks, tmp_path,
                  if not k.endswith(conversion.NORM_BUFFERS))
     saved = torch.load(dst)
     ours = saved['meta']['parameters']
-    dead = DEAD_SKIP_PARAMS[stacks] if fmt == PRINCETON else 0
+    assert (theirs, ours) == PARAMETERS[(fmt, stacks)]
     assert saved['meta']['source_parameters'] == theirs
-    assert theirs - ours == dead
+    dropped = (f' ({theirs - ours:,} in never-used layers dropped)'
+               if fmt == PRINCETON else '')
     assert (f'parameters: {theirs:,} in the source network, {ours:,} in '
-            f'ours ({dead:,} in never-used layers dropped)') in report
+            f'ours{dropped}\n') in report
     if fmt == PRINCETON:  # each dropped key is named, with the reason
         assert report.count('uses it only when input and output widths '
                             'differ') == 2 * (1 + 14 * stacks)
         assert 'dropped hgs.0.0.up1.skip_layer.conv.weight (256, 256, 1, 1)' \
             in report
+    else:  # every tensor is used: nothing dropped
+        assert '  dropped ' not in report
     assert saved['meta']['source_format'] == fmt
     assert saved['meta']['dataset_meta']['dataset_name'] == 'mpii'
 
@@ -109,7 +127,7 @@ def test_port_checkpoint_converts_and_matches_the_port(fmt, stacks, tmp_path,
     assert sum(p.numel() for p in model.parameters()) == ours
 
     # the config's data preprocessor is the port's input normalisation
-    batch = mpii_batch([0, 1], (64, 64))  # 64x64: fast, same layers
+    batch = mpii_batch([0, 1], (side, side))
     rgb = torch.stack(batch['inputs']).float().flip(1)  # BGR -> RGB
     inputs = model.data_preprocessor(batch)['inputs']
     expected = rgb / 255
@@ -123,8 +141,40 @@ def test_port_checkpoint_converts_and_matches_the_port(fmt, stacks, tmp_path,
     assert len(heatmaps) == len(reference) == stacks
     assert reference[-1].std() > 1e-2  # a meaningful comparison
     for ours_s, ref_s in zip(heatmaps, reference):
-        assert ours_s.shape == (2, 16, 16, 16)
-        assert (ours_s - ref_s).abs().max() <= 1e-5
+        assert ours_s.shape == (2, 16, side // 4, side // 4)
+        assert rel_max_diff(ours_s, ref_s) <= 1e-5
+
+
+def test_bearpaw_stem_is_what_their_code_builds():
+    """Their layer2 is built after layer1 set self.inplanes to 128: it is
+    128 -> 256 (middle 128) with a 1x1 projection, layer3 256 -> 256."""
+    shapes = dict(bearpaw_keys(2))
+    assert shapes['module.layer1.0.conv1.weight'] == (64, 64, 1, 1)
+    assert shapes['module.layer1.0.downsample.0.weight'] == (128, 64, 1, 1)
+    assert shapes['module.layer2.0.conv1.weight'] == (128, 128, 1, 1)
+    assert shapes['module.layer2.0.conv3.weight'] == (256, 128, 1, 1)
+    assert shapes['module.layer2.0.downsample.0.weight'] == (256, 128, 1, 1)
+    assert shapes['module.layer2.0.downsample.0.bias'] == (256, )
+    assert shapes['module.layer3.0.bn1.weight'] == (256, )
+    assert 'module.layer3.0.downsample.0.weight' not in shapes
+    assert 'module.res.0.0.downsample.0.weight' not in shapes
+    # our converted config builds exactly that stem
+    expected = conversion.expected_shapes(config_of(BEARPAW, 2))
+    assert expected['backbone.stem.3.conv1.conv.weight'] == (128, 128, 1, 1)
+    assert expected['backbone.stem.3.skip.weight'] == (256, 128, 1, 1)
+    assert expected['backbone.stem.4.conv1.conv.weight'] == (128, 256, 1, 1)
+    assert 'backbone.stem.4.skip.weight' not in expected
+    # into a Newell-stem config: refused, with the reason and the fix
+    newell = conversion.expected_shapes(config_of(PRINCETON, 2))
+    with pytest.raises(conversion.CheckpointMismatchError) as err:
+        conversion.convert_state_dict(
+            unprefixed(random_state_dict(bearpaw_keys(2))), newell, BEARPAW)
+    assert ('shape mismatch: layer2.0.conv1.weight -> backbone.stem.3.conv1.'
+            'conv.weight: checkpoint (128, 128, 1, 1), model (64, 128, 1, 1)'
+            ) in str(err.value)
+    assert str(err.value).endswith(
+        'the backbone needs stem_widths=(128, 256, 256), as in '
+        'configs/converted/pytorch_pose_hg*_mpii_256.py.')
 
 
 @pytest.mark.parametrize('fmt', [PRINCETON, BEARPAW])
@@ -147,25 +197,26 @@ def test_flip_test_is_the_ports(fmt, tmp_path, capsys):
     flip_indices = model.dataset_meta['flip_indices']
     assert flip_indices[:6] == [5, 4, 3, 2, 1, 0]
     expected = (plain + mirrored.flip(3)[:, flip_indices]) / 2
-    assert (flipped - expected[0]).abs().max() <= 1e-5
+    assert rel_max_diff(flipped, expected[0]) <= 1e-5
 
 
 def test_mmpose_format_converts_with_named_drops(tmp_path, capsys):
-    """--from mmpose (also tools/convert_mmpose_checkpoint.py): the unused
-    block and 0.x head names, every dropped key named."""
+    """--from mmpose: the unused block and 0.x head names, every dropped
+    key named."""
     shapes = conversion.expected_shapes(
         str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py'))
+    # zeros broadcast from one value: full shapes, tiny files (HG-52 has 94M)
     state_dict = {
         ('keypoint_head.' + k[len('head.'):] if k.startswith('head.') else k):
-        torch.zeros(v)
+        torch.zeros(()).expand(v)
         for k, v in shapes.items()
     }
     state_dict['backbone.inters.0.conv1.weight'] = torch.zeros(256, 256, 3, 3)
     state_dict['data_preprocessor.mean'] = torch.zeros(1, 3, 1, 1)
     src = tmp_path / 'mmpose.pth'
     torch.save(dict(state_dict=state_dict), src)
-    alias = load_tool('convert_mmpose_checkpoint')
-    assert alias.main([str(src), str(tmp_path / 'ours.pth')]) == 0
+    assert convert.main(
+        [str(src), str(tmp_path / 'ours.pth'), '--from', 'mmpose']) == 0
     report = capsys.readouterr().out
     assert ('dropped backbone.inters.0.conv1.weight (256, 256, 3, 3): the '
             'inter-stack block mmpose builds but never uses with one stack'

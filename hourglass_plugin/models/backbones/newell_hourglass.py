@@ -15,18 +15,19 @@ decodes the last; this is mmpose's layout for Convolutional Pose Machines
 (backbone ``CPM`` + ``CPMHead(final_layer=None)``), the other network whose
 stages consume earlier predictions.
 
-The two public PyTorch ports with trained MPII weights build exactly this
-network (same stem, residual, hourglass, per-stack feature, prediction and
-merge layout; verified against princeton-vl/pytorch_stacked_hourglass
-``models/posenet.py`` + ``models/layers.py`` and bearpaw/pytorch-pose
-``pose/models/hourglass.py``), except that every one of their convolutions
-has a bias: ``conv_bias=True`` builds those biases, so their weights load
-exactly (``tools/convert_checkpoint.py``).
+Both public PyTorch ports with trained MPII weights build this network
+(same residual, hourglass, per-stack feature, prediction and merge layout;
+read from princeton-vl/pytorch_stacked_hourglass ``models/posenet.py`` +
+``models/layers.py`` and bearpaw/pytorch-pose ``pose/models/hourglass.py``),
+with a bias in every convolution (``conv_bias=True``). princeton-vl's stem is
+Newell's; bearpaw's stem residuals are 64 -> 128 -> 256 -> 256 instead of
+64 -> 128 -> 128 -> 256 (``stem_widths=(128, 256, 256)``). Their weights load
+exactly after ``tools/convert_checkpoint.py``.
 """
 import copy
 import warnings
 from contextlib import contextmanager
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
@@ -148,9 +149,11 @@ class NewellHourglassNet(BaseBackbone):
     Architecture (H, W = input size in pixels, multiples of
     ``4 * 2 ** depth`` = 64; F = ``feat_channels``, K = ``num_keypoints``)::
 
-        stem (Sec. 3): conv7x7/2 (3->64) + norm + ReLU, Residual 64->128,
-            maxpool 2x2, Residual 128->128, Residual 128->F
+        stem (Sec. 3): conv7x7/2 (3->64) + norm + ReLU,
+            Residual 64->w0                       -> (N, w0, H/2, W/2)
+            maxpool 2x2, Residual w0->w1, Residual w1->F
                                                   -> x: (N, F, H/4, W/4)
+            (w0, w1, F) = ``stem_widths``; Newell: (128, 128, F)
         per stack s (Fig. 4 right):
             hourglass(x), Residual, conv1x1 + norm + ReLU
                                                   -> feat: (N, F, H/4, W/4)
@@ -159,9 +162,14 @@ class NewellHourglassNet(BaseBackbone):
             if s is not the last stack (Fig. 4 right):
                 x = x + feature_remaps[s](feat) + prediction_remaps[s](hm_s)
 
-    With 8 stacks, F=256 and K=16: 25,373,632 parameters (1 stack:
-    3,417,936); with ``conv_bias=True`` (the PyTorch ports' layout)
-    25,434,112 (2 stacks: 6,570,400).
+    Every Residual C_in->C_out has C_out/2 middle channels and a 1x1 skip
+    conv where C_in != C_out (:class:`PreActBottleneck`).
+
+    Parameters with F=256 and K=16: 8 stacks 25,373,632 (1 stack
+    3,417,936); with ``conv_bias=True``, princeton-vl's layout, 8 stacks
+    25,434,112 (2 stacks 6,570,400); with ``conv_bias=True,
+    stem_widths=(128, 256, 256)``, bearpaw's layout, 8 stacks 25,594,624
+    (2 stacks 6,730,912).
 
     Args:
         num_keypoints (int): K, heatmap channels. Defaults to 16 (MPII).
@@ -176,11 +184,20 @@ class NewellHourglassNet(BaseBackbone):
             layer (stem conv, residual branch convs, per-stack feature
             conv) a bias, as both PyTorch ports do, to hold their trained
             weights exactly. Defaults to False (redundant in training).
+        stem_widths (Sequence[int], optional): Output channels of the
+            stem's three residuals, (w0, w1, w2), w2 = F. ``None`` (default)
+            is Newell's ``(128, 128, F)`` (``hg.lua``, princeton-vl's
+            ``PoseNet.pre``); ``(128, 256, 256)`` is bearpaw/pytorch-pose's
+            ``layer1..3`` (``HourglassNet._make_residual`` is called for
+            ``layer2`` with the 128 that ``layer1`` left in
+            ``self.inplanes``: Bottleneck(128, 128) = 128 -> 256 with a 1x1
+            projection, then Bottleneck(256, 128) = 256 -> 256).
         init_cfg (dict | list[dict], optional): Initialisation config;
             ``None`` keeps PyTorch's / mmcv's defaults, as the reference.
 
     Raises:
-        ValueError: On ``num_stacks < 1`` or ``depth < 1``; in
+        ValueError: On ``num_stacks < 1``, ``depth < 1``, or
+            ``stem_widths`` not 3 positive even widths ending with F; in
             :meth:`forward`, on an input of the wrong channel count or a side
             that is not a multiple of ``4 * 2 ** depth``.
     """
@@ -193,6 +210,7 @@ class NewellHourglassNet(BaseBackbone):
                  in_channels: int = 3,
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  conv_bias: bool = False,
+                 stem_widths: Optional[Sequence[int]] = None,
                  init_cfg: OptMultiConfig = None):
         norm_cfg = copy.deepcopy(norm_cfg)
         super().__init__(init_cfg=init_cfg)
@@ -200,6 +218,14 @@ class NewellHourglassNet(BaseBackbone):
             raise ValueError(f'num_stacks must be >= 1, got {num_stacks}')
         if depth < 1:
             raise ValueError(f'depth must be >= 1, got {depth}')
+        widths = ((128, 128, feat_channels)
+                  if stem_widths is None else tuple(stem_widths))
+        if (len(widths) != 3 or widths[2] != feat_channels
+                or any(w < 2 or w % 2 for w in widths)):
+            raise ValueError(
+                'stem_widths must be 3 positive even widths ending with '
+                f'feat_channels={feat_channels}; got {stem_widths!r}')
+        self.stem_widths = widths
         self.num_stacks = num_stacks
         self.in_channels = in_channels
         self.downsample_factor = 4 * 2**depth
@@ -223,12 +249,11 @@ class NewellHourglassNet(BaseBackbone):
                     bias=bias) for _ in range(num_stacks)
             ]
         self.stem = nn.Sequential(
-            stem_conv,
-            PreActBottleneck(64, 128, norm_cfg,
-                             conv_bias),  # (N, 128, H/2, W/2)
-            nn.MaxPool2d(2, 2),
-            PreActBottleneck(128, 128, norm_cfg, conv_bias),
-            PreActBottleneck(128, feat_channels, norm_cfg,
+            stem_conv,  # (N, 64, H/2, W/2)
+            PreActBottleneck(64, widths[0], norm_cfg, conv_bias),
+            nn.MaxPool2d(2, 2),  # (N, w0, H/4, W/4)
+            PreActBottleneck(widths[0], widths[1], norm_cfg, conv_bias),
+            PreActBottleneck(widths[1], widths[2], norm_cfg,
                              conv_bias))  # (N, F, H/4, W/4)
 
         self.hourglasses = nn.ModuleList([
