@@ -3,7 +3,6 @@
 code 2), never a traceback, and no output ever overwrites another output,
 the failure list or an input."""
 import json
-import shutil
 from pathlib import Path
 
 import mmcv
