@@ -113,7 +113,8 @@ def run(args: Namespace) -> int:
                                        inferencer.dataset_meta, args.radius,
                                        args.thickness, args.alpha)
     failures = batch.run(inferencer, visualizer)
-    print(f'results written to {args.out_dir}')
+    if len(failures) < batch.num_inputs:
+        print(f'results written to {args.out_dir}')
     batch.report(failures)
     return 1 if failures else 0
 

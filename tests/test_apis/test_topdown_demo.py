@@ -167,21 +167,28 @@ def test_video(run_demo, pose_args, coco_dir, tmp_path):
     assert len(drawn) == 3 and (drawn.width, drawn.height) == (320, 240)
 
 
-@pytest.mark.parametrize('damage', ['empty', 'half'])
+@pytest.mark.parametrize('damage', ['empty', 'half', 'no frame'])
 def test_video_that_cannot_be_opened_is_a_failed_input(run_demo, pose_args,
                                                        coco_dir, tmp_path,
                                                        damage):
-    """A 0-byte .mp4 and an .mp4 cut to half its bytes (its index, the
-    'moov' atom written last, is gone): listed as failed, exit 1, no result
-    files."""
-    video = write_video(tmp_path / 'clip.mp4', coco_dir)
-    data = video.read_bytes()
-    video.write_bytes(b'' if damage == 'empty' else data[:len(data) // 2])
+    """A 0-byte .mp4, an .mp4 cut to half its bytes (its index, the 'moov'
+    atom written last, is gone) and an .avi holding no frame: listed as
+    failed, exit 1, no result files."""
+    if damage == 'no frame':
+        video = tmp_path / 'clip.avi'
+        cv2.VideoWriter(
+            str(video), cv2.VideoWriter_fourcc(*'MJPG'), 5,
+            (320, 240)).release()
+        message = f'video {video} holds no frame'
+    else:
+        video = write_video(tmp_path / 'clip.mp4', coco_dir)
+        data = video.read_bytes()
+        video.write_bytes(b'' if damage == 'empty' else data[:len(data) // 2])
+        message = (f'cannot open video {video}: empty, truncated or not a '
+                   'video file')
     out = tmp_path / 'out'
     code, stdout, err = run_demo(video, *pose_args, '--out-dir', out)
-    message = (f'cannot open video {video}: empty, truncated or not a video '
-               'file')
-    assert code == 1
+    assert code == 1 and 'results written' not in stdout
     assert err.splitlines() == [
         f'error: {message}',
         f'1 of 1 inputs failed (listed in {out}/failures.json):',
