@@ -227,6 +227,20 @@ def test_bad_options_and_inputs(run_demo, pose_args, coco_dir, det_file,
                             tmp_path / 'o')
     assert (code, err) == (1, f'error: input {tmp_path}/missing does not '
                            'exist\n')
+    # a folder without images
+    (tmp_path / 'empty').mkdir()
+    code, _, err = run_demo(tmp_path / 'empty', *pose_args, '--out-dir',
+                            tmp_path / 'o')
+    assert (code, err) == (1, f'error: input folder {tmp_path}/empty holds '
+                           'no image (.jpg, .jpeg, .png, .bmp, .tif, .tiff, '
+                           '.webp)\n')
+    # a video with a detection file (boxes are matched to image ids)
+    (tmp_path / 'clip.mp4').write_bytes(b'')
+    code, _, err = run_demo(tmp_path / 'clip.mp4', *pose_args, '--det-json',
+                            det_file, '--out-dir', tmp_path / 'o')
+    assert (code, err) == (1, f'error: {tmp_path}/clip.mp4: --det-json '
+                           'matches boxes to images by image id; use it for '
+                           'images only\n')
     # a file whose name holds no COCO id: listed as failed
     mmcv.imwrite(np.zeros((8, 8, 3), np.uint8), tmp_path / 'frame.png')
     code, _, err = run_demo(tmp_path / 'frame.png', *pose_args, '--det-json',
