@@ -24,7 +24,11 @@ PERSON_KEYS = {
 
 @pytest.fixture
 def pose_args(pose_config, pose_checkpoint):
-    return ['--pose-config', pose_config, '--pose-checkpoint', pose_checkpoint]
+    """The sample model on the CPU (the same results on every machine)."""
+    return [
+        '--pose-config', pose_config, '--pose-checkpoint', pose_checkpoint,
+        '--device', 'cpu'
+    ]
 
 
 def read_people(path: Path) -> list:

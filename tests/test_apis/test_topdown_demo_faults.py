@@ -22,7 +22,11 @@ HG52_CONFIG = 'configs/hourglass52_mpii_256.py'
 
 @pytest.fixture
 def pose_args(pose_config, pose_checkpoint):
-    return ['--pose-config', pose_config, '--pose-checkpoint', pose_checkpoint]
+    """The sample model on the CPU (the same results on every machine)."""
+    return [
+        '--pose-config', pose_config, '--pose-checkpoint', pose_checkpoint,
+        '--device', 'cpu'
+    ]
 
 
 @pytest.mark.parametrize('option,value,message', [

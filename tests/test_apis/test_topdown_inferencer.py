@@ -37,10 +37,12 @@ def image_path(coco_dir: Path, image_id: int) -> Path:
 
 @pytest.fixture(scope='module')
 def inferencer(pose_config, pose_checkpoint, det_file):
-    """Pose model + the real detection file, bbox_thr 0.3, NMS 0.3."""
+    """Pose model on the CPU + the real detection file, bbox_thr 0.3, NMS
+    0.3."""
     return HourglassTopdownInferencer(
         pose_config,
         pose_checkpoint,
+        device='cpu',
         bbox_source=CocoDetectionFile(det_file),
         bbox_thr=0.3,
         nms_thr=0.3)
