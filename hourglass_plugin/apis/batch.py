@@ -106,6 +106,14 @@ class TopdownBatch:
         draw_bbox (bool): draw person boxes. Defaults to True.
         kpt_thr (float): keypoints with a lower score are not drawn.
 
+    Attributes:
+        inputs (list[Path]): the input files.
+        video (Path | None): the input when it is a video.
+        names (dict): input -> file name of its results, without suffix
+            (:func:`~.outputs.output_names`).
+        failure_list (Path): ``out_dir/failures.json``.
+        num_inputs (int): images, or frames of the video once it was opened.
+
     Raises:
         InferenceError: the input does not exist or holds no image, or
             ``out_dir`` would put results among the inputs
