@@ -121,7 +121,8 @@ def test_16bit_grayscale_is_scaled_to_8_bits(tmp_path, rgb, suffix):
     gray = np.asarray(Image.fromarray(rgb).convert('L'))
     path = tmp_path / f'gray16{suffix}'
     Image.fromarray(gray.astype(np.uint16) * 257).save(path)
-    assert Image.open(path).mode == 'I;16'
+    with Image.open(path) as stored:
+        assert stored.mode == 'I;16'
     img = load_image(path)
     assert img.dtype == np.uint8 and img.shape == gray.shape + (3, )
     for channel in range(3):
