@@ -143,3 +143,19 @@ def test_32bit_images_are_refused_with_the_reason(tmp_path, rgb, dtype, mode,
     assert str(raised.value) == (
         f'image file {path}: 32-bit {kind} pixels (Pillow mode {mode}) have '
         'no standard 8-bit scaling; save it with 8 or 16 bits per channel')
+
+
+@pytest.mark.parametrize('kind', ['1-bit', 'palette', '16-bit RGB'])
+def test_other_png_colour_types_match_opencv(tmp_path, rgb, kind):
+    """1-bit, palette and 16-bit-per-channel RGB PNGs made from the real
+    image load as OpenCV's own decoder reads them (IMREAD_COLOR)."""
+    path = tmp_path / 'image.png'
+    if kind == '16-bit RGB':
+        cv2.imwrite(str(path), rgb[..., ::-1].astype(np.uint16) * 257)
+    else:
+        mode = '1' if kind == '1-bit' else 'P'
+        Image.fromarray(rgb).convert(mode).save(path)
+    img = load_image(path)
+    np.testing.assert_array_equal(img, cv2.imread(str(path), cv2.IMREAD_COLOR))
+    if kind == '16-bit RGB':
+        np.testing.assert_array_equal(img, rgb[..., ::-1])
