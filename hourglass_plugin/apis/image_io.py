@@ -3,14 +3,18 @@
 The pose and detector pipelines (mmpose ``TopdownAffine``, mmdet ``Resize``)
 expect what ``mmcv.imread`` returns for an ordinary colour JPEG: a ``uint8``
 array of shape (H, W, 3) in BGR order. Real inputs are often not that:
-grayscale files, PNGs with an alpha channel, and phone JPEGs whose pixels are
-stored sideways with an EXIF ``Orientation`` tag. This module normalises them.
+grayscale files, PNGs with an alpha channel, 16-bit PNGs and TIFFs, and phone
+JPEGs whose pixels are stored sideways with an EXIF ``Orientation`` tag. This
+module normalises them (or refuses them, saying why).
 """
 from pathlib import Path
 from typing import Union
 
 import mmcv
 import numpy as np
+from PIL import Image
+
+from .errors import InferenceError
 
 ImageInput = Union[str, Path, np.ndarray]
 
@@ -21,7 +25,12 @@ def load_image(img: ImageInput) -> np.ndarray:
     Files are decoded by ``mmcv.imread(path, flag='color',
     channel_order='bgr', backend='pillow')``: Pillow applies the EXIF
     orientation tag (``ImageOps.exif_transpose``), expands grayscale to three
-    channels and drops the alpha channel of RGBA/LA images.
+    channels and drops the alpha channel of RGBA/LA images. 16-bit images
+    (Pillow modes ``I;16*``: 16-bit grayscale PNG, TIFF) are decoded by
+    OpenCV instead (``backend='cv2'``), which scales them to 8 bits as
+    OpenCV does (``value >> 8``, what a ``cv2.imread(path,
+    IMREAD_ANYDEPTH)`` user gets after dividing by 256); Pillow would clip
+    them at 255 (an all-white image).
 
     Arrays are taken to be in OpenCV's convention already (BGR, or BGRA as
     ``cv2.imread(..., IMREAD_UNCHANGED)`` returns): (H, W) grayscale becomes
@@ -39,6 +48,9 @@ def load_image(img: ImageInput) -> np.ndarray:
         FileNotFoundError: the file does not exist.
         ValueError: the file cannot be decoded as an image, or the array has
             an unsupported shape or dtype. The message names the file.
+        InferenceError: (a ValueError) a 32-bit integer or floating-point
+            image (Pillow mode ``I`` or ``F``), whose values have no
+            standard 8-bit scaling.
     """
     if isinstance(img, np.ndarray):
         return _as_bgr(img, 'image array')
@@ -46,9 +58,23 @@ def load_image(img: ImageInput) -> np.ndarray:
     if not Path(path).is_file():
         raise FileNotFoundError(f'image file not found: {path}')
     try:
-        array = mmcv.imread(
-            path, flag='color', channel_order='bgr', backend='pillow')
+        with Image.open(path) as image:  # reads the header only
+            mode = image.mode
     except Exception as err:  # Pillow raises several unrelated types
+        raise ValueError(f'cannot decode image file {path}: {err}') from err
+    if mode in ('I', 'F'):
+        kind = 'integer' if mode == 'I' else 'floating-point'
+        raise InferenceError(
+            f'image file {path}: 32-bit {kind} pixels (Pillow mode {mode}) '
+            'have no standard 8-bit scaling; save it with 8 or 16 bits per '
+            'channel')
+    try:
+        array = mmcv.imread(
+            path,
+            flag='color',
+            channel_order='bgr',
+            backend='cv2' if mode.startswith('I;16') else 'pillow')
+    except Exception as err:
         raise ValueError(f'cannot decode image file {path}: {err}') from err
     if array is None:
         raise ValueError(f'cannot decode image file {path}')

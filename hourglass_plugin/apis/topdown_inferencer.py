@@ -22,11 +22,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.logging import print_log
 from mmengine.structures import InstanceData
-from mmpose.apis import inference_topdown, init_model
+from mmpose.apis import inference_topdown
 from mmpose.structures import PoseDataSample, merge_data_samples
 
 from ..deploy.backends import BACKENDS
+from ..engine import init_pose_model
 from .bbox_sources import BBoxSource, check_bboxes, select_person_boxes
+from .device import check_device
 from .image_io import ImageInput, load_image
 
 
@@ -85,7 +87,9 @@ class HourglassTopdownInferencer:
 
     Works with any mmpose top-down config (the Stacked Hourglass configs of
     this project, or mmpose's own); the model is built by
-    ``mmpose.apis.init_model(pose_config, pose_checkpoint, device)``.
+    :func:`hourglass_plugin.engine.init_pose_model` (``mmpose.apis.init_model``
+    whose checkpoint must fit the model: a checkpoint of another
+    architecture or width is refused, never loaded as random weights).
 
     For each image the person boxes are, by priority: the ``bboxes`` given to
     :meth:`__call__`; else those of ``bbox_source`` (a
@@ -99,7 +103,9 @@ class HourglassTopdownInferencer:
         pose_config (str | Path): mmpose top-down config file.
         pose_checkpoint (str, optional): checkpoint; None keeps the model's
             initial weights.
-        device (str): torch device. Defaults to ``'cpu'``.
+        device (str, optional): torch device (checked by
+            :func:`~.device.check_device`). Defaults to the one the machine
+            has: ``'cuda:0'`` when CUDA is available, else ``'cpu'``.
         bbox_source (BBoxSource, optional): where person boxes come from.
         bbox_thr (float): minimum box score. Defaults to 0.3.
         nms_thr (float): IoU threshold of box NMS. Defaults to 0.3.
@@ -128,12 +134,19 @@ class HourglassTopdownInferencer:
 
     Raises:
         ValueError: unknown ``backend``.
+        InferenceError: a ``device`` the machine does not have.
+        CheckpointError: ``pose_checkpoint`` is not a checkpoint or does not
+            fit the model (the message names the file, the config and the
+            first mismatching keys).
+        RuntimeError, ValueError: a ``backend`` that cannot run here (e.g.
+            ONNX Runtime without its CUDA provider on a CUDA device), raised
+            by :mod:`hourglass_plugin.deploy`.
     """
 
     def __init__(self,
                  pose_config: Union[str, Path],
                  pose_checkpoint: Optional[str] = None,
-                 device: str = 'cpu',
+                 device: Optional[str] = None,
                  bbox_source: Optional[BBoxSource] = None,
                  bbox_thr: float = 0.3,
                  nms_thr: float = 0.3,
@@ -147,7 +160,9 @@ class HourglassTopdownInferencer:
         if backend not in BACKENDS:
             raise ValueError(f'backend {backend!r} is not one of {BACKENDS}')
         self.backend = backend
-        self.model = init_model(str(pose_config), pose_checkpoint, device)
+        self.device = check_device(device)
+        self.model = init_pose_model(
+            str(pose_config), pose_checkpoint, device=self.device)
         self.model.test_cfg['output_heatmaps'] = output_heatmaps
         self.pose_estimator = self.model
         if backend != 'pytorch':

@@ -1,15 +1,19 @@
 """Fixtures for the top-down inference tests: a small pose model with a
-random-init checkpoint (no trained weights exist here), and the real COCO
-multi-person images with real person-detector boxes."""
+random-init checkpoint, the real COCO multi-person images with real
+person-detector boxes, and tools/topdown_demo.py run as from the shell."""
 from pathlib import Path
+from types import ModuleType
+from typing import Callable, Tuple
 
 import pytest
 import torch
 from mmpose.apis import init_model
 
 import hourglass_plugin  # noqa: F401  (registers the models)
+from hourglass_plugin.engine.cli import run_tool
+from tests.conftest import load_tool
 
-# The lead's small Newell config: 2 stacks, 128x128 input, 32x32 heatmaps.
+# The sample Newell config: 2 stacks, 128x128 input, 32x32 heatmaps.
 POSE_CONFIG = 'configs/sample/newell_hourglass2_sample_128.py'
 # One-class RTMDet-nano person detector (the fastest of configs/mmdet/).
 DET_CONFIG = 'configs/mmdet/rtmdet_nano_320-8xb32_coco-person.py'
@@ -45,3 +49,24 @@ def pose_checkpoint(pose_config: str, tmp_path_factory) -> str:
 def det_file(coco_dir: Path) -> Path:
     """118 real person-detector results for the 4 images (COCO format)."""
     return coco_dir / 'test_coco_det_AP_H_56.json'
+
+
+@pytest.fixture(scope='session')
+def demo() -> ModuleType:
+    """tools/topdown_demo.py as a module (tools/ is not a package)."""
+    return load_tool('topdown_demo')
+
+
+@pytest.fixture
+def run_demo(demo: ModuleType, capsys) -> Callable[..., Tuple[int, str, str]]:
+    """``run_demo(*argv)`` runs the demo as ``python tools/topdown_demo.py
+    argv`` does (``run_tool(main)``) and returns its exit code, stdout and
+    stderr."""
+
+    def run(*argv) -> Tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_info:
+            run_tool(demo.main, [str(arg) for arg in argv])
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return run

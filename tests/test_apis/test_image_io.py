@@ -1,14 +1,16 @@
-"""load_image: grayscale, RGBA, EXIF-rotated JPEGs and arrays -> upright BGR.
+"""load_image: grayscale, RGBA, 16-bit, EXIF-rotated JPEGs and arrays ->
+upright BGR; 32-bit images refused with the reason.
 
 Inputs are made from a real COCO image with Pillow."""
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from hourglass_plugin.apis import load_image
+from hourglass_plugin.apis import InferenceError, load_image
 
 IMAGE = '000000196141.jpg'  # 640x429, 5 people
 
@@ -109,3 +111,51 @@ def test_decompression_bomb_is_a_clear_error(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match='bomb.png'):
         load_image(path)
+
+
+@pytest.mark.parametrize('suffix', ['.png', '.tif'])
+def test_16bit_grayscale_is_scaled_to_8_bits(tmp_path, rgb, suffix):
+    """A 16-bit grayscale file (Pillow mode I;16) made from the real image:
+    loaded as OpenCV reads it without IMREAD_ANYDEPTH (value >> 8, the 8-bit
+    gray values we started from), not clipped to white."""
+    gray = np.asarray(Image.fromarray(rgb).convert('L'))
+    path = tmp_path / f'gray16{suffix}'
+    Image.fromarray(gray.astype(np.uint16) * 257).save(path)
+    with Image.open(path) as stored:
+        assert stored.mode == 'I;16'
+    img = load_image(path)
+    assert img.dtype == np.uint8 and img.shape == gray.shape + (3, )
+    for channel in range(3):
+        np.testing.assert_array_equal(img[..., channel], gray)
+    np.testing.assert_array_equal(img, cv2.imread(str(path), cv2.IMREAD_COLOR))
+
+
+@pytest.mark.parametrize('dtype,mode,kind',
+                         [(np.int32, 'I', 'integer'),
+                          (np.float32, 'F', 'floating-point')])
+def test_32bit_images_are_refused_with_the_reason(tmp_path, rgb, dtype, mode,
+                                                  kind):
+    gray = np.asarray(Image.fromarray(rgb).convert('L')).astype(dtype)
+    path = tmp_path / 'gray32.tif'
+    Image.fromarray(gray).save(path)
+    with pytest.raises(InferenceError) as raised:
+        load_image(path)
+    assert str(raised.value) == (
+        f'image file {path}: 32-bit {kind} pixels (Pillow mode {mode}) have '
+        'no standard 8-bit scaling; save it with 8 or 16 bits per channel')
+
+
+@pytest.mark.parametrize('kind', ['1-bit', 'palette', '16-bit RGB'])
+def test_other_png_colour_types_match_opencv(tmp_path, rgb, kind):
+    """1-bit, palette and 16-bit-per-channel RGB PNGs made from the real
+    image load as OpenCV's own decoder reads them (IMREAD_COLOR)."""
+    path = tmp_path / 'image.png'
+    if kind == '16-bit RGB':
+        cv2.imwrite(str(path), rgb[..., ::-1].astype(np.uint16) * 257)
+    else:
+        mode = '1' if kind == '1-bit' else 'P'
+        Image.fromarray(rgb).convert(mode).save(path)
+    img = load_image(path)
+    np.testing.assert_array_equal(img, cv2.imread(str(path), cv2.IMREAD_COLOR))
+    if kind == '16-bit RGB':
+        np.testing.assert_array_equal(img, rgb[..., ::-1])

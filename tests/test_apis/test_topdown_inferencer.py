@@ -17,10 +17,11 @@ from topdown_helpers import (assert_keypoints_in_crop, crop_center_size,
                              input_to_image, kept_person_boxes)
 
 from hourglass_plugin.apis import (CocoDetectionFile,
-                                   HourglassTopdownInferencer,
+                                   HourglassTopdownInferencer, InferenceError,
                                    MMDetPersonDetector, build_pose_visualizer,
-                                   draw_result, load_image,
+                                   default_device, draw_result, load_image,
                                    select_person_boxes, topdown_inferencer)
+from hourglass_plugin.engine import CheckpointError
 
 MPII_JOINTS = [
     'right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',
@@ -36,10 +37,12 @@ def image_path(coco_dir: Path, image_id: int) -> Path:
 
 @pytest.fixture(scope='module')
 def inferencer(pose_config, pose_checkpoint, det_file):
-    """Pose model + the real detection file, bbox_thr 0.3, NMS 0.3."""
+    """Pose model on the CPU + the real detection file, bbox_thr 0.3, NMS
+    0.3."""
     return HourglassTopdownInferencer(
         pose_config,
         pose_checkpoint,
+        device='cpu',
         bbox_source=CocoDetectionFile(det_file),
         bbox_thr=0.3,
         nms_thr=0.3)
@@ -368,3 +371,34 @@ def test_mmpose_apis_accept_our_config_and_checkpoint(inferencer, pose_config,
     default = MMPoseInferencer(
         pose2d=pose_config, pose2d_weights=pose_checkpoint, device='cpu')
     assert default.inferencer.detector is None
+
+
+@pytest.mark.parametrize('cuda', [True, False])
+def test_default_device_is_the_one_the_machine_has(cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    assert default_device() == ('cuda:0' if cuda else 'cpu')
+
+
+def test_inferencer_device_default_and_refusal(pose_config, pose_checkpoint,
+                                               monkeypatch):
+    """Without CUDA (stubbed) the default device is the CPU; a device the
+    machine lacks is refused before the model is built."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    pose = HourglassTopdownInferencer(pose_config, pose_checkpoint)
+    assert pose.device == 'cpu'
+    assert next(pose.model.parameters()).device.type == 'cpu'
+    with pytest.raises(InferenceError, match="device 'cuda:0': CUDA is not"):
+        HourglassTopdownInferencer(pose_config, pose_checkpoint, 'cuda:0')
+
+
+@pytest.mark.slow
+def test_checkpoint_of_another_model_raises(trained_sample, repo_root):
+    """The main job's trained sample checkpoint (2-stack Newell network)
+    with the HG-52 config: CheckpointError naming the checkpoint and a
+    mismatching key, not a model with random weights."""
+    checkpoint = str(trained_sample['checkpoint'])
+    with pytest.raises(CheckpointError) as raised:
+        HourglassTopdownInferencer(
+            repo_root / 'configs/hourglass52_mpii_256.py', checkpoint)
+    assert checkpoint in str(raised.value)
+    assert 'backbone.' in str(raised.value)

@@ -1,0 +1,9 @@
+"""The error of top-down inference that one line explains."""
+
+
+class InferenceError(ValueError):
+    """Top-down inference cannot go on: a missing input, an output folder
+    that would overwrite an input, a device this machine does not have, or
+    (with ``fail_fast``) the first input that failed. The message names the
+    file or option and says what to do; tools print it as ``error:
+    <message>`` (exit code 1)."""
