@@ -34,14 +34,8 @@ import torch.distributed as torch_dist
 from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from hourglass_plugin.engine import cli  # noqa: E402
-from hourglass_plugin.engine import (
-    checkpoint_hook,  # noqa: E402
-    distributed,
-    fault_tolerance)
-from hourglass_plugin.engine.errors import DeviceError  # noqa: E402
-from hourglass_plugin.engine.runner import CheckpointCheckedRunner  # noqa
-from hourglass_plugin.engine.work_dir_lock import WorkDirLock  # noqa: E402
+from hourglass_plugin import engine  # noqa: E402
+from hourglass_plugin.engine import cli, distributed  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -105,9 +99,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cli.apply_runner_args(cfg, args)
     if args.amp:
         if not torch.cuda.is_available():
-            raise DeviceError('--amp needs a CUDA GPU (mmengine '
-                              'AmpOptimWrapper), but torch sees none; train '
-                              'in fp32 without --amp')
+            raise engine.DeviceError(
+                '--amp needs a CUDA GPU (mmengine '
+                'AmpOptimWrapper), but torch sees none; train '
+                'in fp32 without --amp')
         cli.use_amp(cfg.optim_wrapper)
     if args.resume == 'auto':
         cfg.resume = True
@@ -130,8 +125,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.merge_from_dict(args.cfg_options)
         if args.no_validate:
             no_validate(cfg)
-    fault_tolerance.use_resumable_train_loop(cfg)
-    checkpoint_hook.use_safe_checkpoint_hook(cfg)
+    engine.use_resumable_train_loop(cfg)
+    engine.use_safe_checkpoint_hook(cfg)
     return cfg
 
 
@@ -139,7 +134,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     """Build the Runner from the config and train.
 
     The launcher's rank 0 holds ``<work_dir>/train.lock`` from before the
-    Runner is built until the end (:class:`WorkDirLock`).
+    Runner is built until the end
+    (:class:`~hourglass_plugin.engine.WorkDirLock`).
 
     Raises:
         Exception: The errors :func:`hourglass_plugin.engine.cli.run_tool`
@@ -149,12 +145,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     distributed.setup_cpu_distributed(cfg, args.launcher)
-    lock = (
-        WorkDirLock(cfg.work_dir) if distributed.launcher_rank(args.launcher)
-        == 0 else contextlib.nullcontext())
+    rank = distributed.launcher_rank(args.launcher)
+    lock = engine.WorkDirLock(
+        cfg.work_dir) if rank == 0 else contextlib.nullcontext()
     try:
         with lock:
-            runner = CheckpointCheckedRunner.from_cfg(cfg)
+            runner = engine.CheckpointCheckedRunner.from_cfg(cfg)
             try:
                 runner.train()
             except Exception as err:

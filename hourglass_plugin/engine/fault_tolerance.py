@@ -101,7 +101,8 @@ class NonFiniteLossHook(RankAgreement, Hook):
     ``train_step`` (mmengine's ``log_vars``: ``loss`` and each term such as
     ``loss_kpt`` and ``kpt_stack<s>``). When a term whose name contains
     ``loss`` is not finite on any rank (ranks agree through the
-    ``all_reduce`` of :class:`RankAgreement`), the iteration counts as non-finite; after
+    ``all_reduce`` of :class:`RankAgreement`), the iteration counts as
+    non-finite; after
     ``max_consecutive`` such iterations in a row the hook raises
     :class:`~hourglass_plugin.engine.errors.NonFiniteLossError` naming the
     iteration (1-based, as in the log), the epoch, the batch and every
@@ -279,10 +280,11 @@ class PreemptionCheckpointHook(RankAgreement, Hook):
     training iteration (a signal during validation is acted on after the
     next one) the ranks agree whether any of them got a signal (the one
     ``all_reduce`` per iteration of :class:`RankAgreement`, shared with
-    :class:`NonFiniteLossHook`); if so, rank 0 writes ``iter_<n>.pth`` (``n`` = iterations
-    done) with the checkpoint hook's backend (``atomic_local``: temp file +
-    rename), points ``work_dir/last_checkpoint`` at it, every rank waits for
-    the write (barrier) and training stops (``stop_training``).
+    :class:`NonFiniteLossHook`); if so, rank 0 writes ``iter_<n>.pth``
+    (``n`` = iterations done) with the checkpoint hook's backend
+    (``atomic_local``: temp file + rename), points
+    ``work_dir/last_checkpoint`` at it, every rank waits for the write
+    (barrier) and training stops (``stop_training``).
     ``Runner.train`` then returns normally; ``--resume auto`` continues from
     that iteration.
 
