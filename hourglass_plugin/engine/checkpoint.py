@@ -137,6 +137,27 @@ def _first_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
+def _why_unreadable(err: BaseException) -> str:
+    """What ``torch.load``'s error says about the file, in a few words."""
+    text = str(err)
+    refused = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+    if refused:
+        return ('a pickle of Python objects other than tensors, refused by '
+                f'torch.load(weights_only=True): {refused.group(1)}')
+    if 'Weights only load failed' in text:
+        detail = re.search(r'(Unsupported [^\n]+)', text)
+        return ('a pickle that torch.load(weights_only=True) refuses'
+                f'{f" ({detail.group(1)})" if detail else ""}')
+    first = _first_line(err).split('. ')[0]
+    if 'zip archive' in first or 'PytorchStreamReader' in first:
+        return f'truncated or corrupt archive ({first})'
+    if isinstance(err, EOFError):
+        return f'truncated ({first})'
+    if isinstance(err, (pickle.UnpicklingError, KeyError)):
+        return f'not a PyTorch file ({type(err).__name__}: {first})'
+    return f'unreadable ({type(err).__name__}: {first})'
+
+
 def read_checkpoint(
         filename: str,
         map_location: Union[str, Callable, None] = 'cpu') -> Dict[str, Any]:
@@ -170,25 +191,11 @@ def read_checkpoint(
                 f'not a checkpoint: the file is empty (0 bytes) ({filename})')
     try:
         checkpoint = _load_checkpoint(filename, map_location=map_location)
-    except pickle.UnpicklingError as err:
-        why = _first_line(err)
-        refused = re.search(r'Unsupported global: GLOBAL (\S+)', str(err))
-        if refused:
-            why = ('a pickle of Python objects other than tensors, refused '
-                   f'by torch.load(weights_only=True): {refused.group(1)}')
-        else:
-            why = f'not a PyTorch file ({why})'
-        raise CheckpointError(f'not a checkpoint: {why} ({filename})') from err
-    except (RuntimeError, EOFError, KeyError, ValueError, AttributeError,
-            ImportError, TypeError, IndexError) as err:
-        why = _first_line(err)
-        if 'zip archive' in why or 'PytorchStreamReader' in why:
-            why = f'truncated or corrupt archive ({why})'
-        elif isinstance(err, EOFError):
-            why = f'truncated ({why})'
-        else:
-            why = f'unreadable ({type(err).__name__}: {why})'
-        raise CheckpointError(f'not a checkpoint: {why} ({filename})') from err
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError,
+            ValueError, AttributeError, ImportError, TypeError,
+            IndexError) as err:
+        raise CheckpointError(
+            f'not a checkpoint: {_why_unreadable(err)} ({filename})') from err
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f'not a checkpoint: it holds a {type(checkpoint).__name__}, not '
