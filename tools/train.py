@@ -86,16 +86,14 @@ def no_validate(cfg: Config) -> None:
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply command-line options to ``cfg`` (as mmpose's train.py does).
 
-    ``--cfg-options`` is merged last, so it wins over the dedicated flags;
-    ``--no-validate`` is applied again after it, so options that set the
-    val data root do not bring validation back.
+    ``--cfg-options`` is merged last, so it wins over the dedicated flags,
+    except ``--no-validate``, applied after it, so that options setting the
+    val data root neither fail nor bring validation back.
 
     Raises:
         DeviceError: ``--amp`` without a CUDA GPU (mmengine's
             ``AmpOptimWrapper`` needs one).
     """
-    if args.no_validate:
-        no_validate(cfg)
     cli.apply_runner_args(cfg, args)
     if args.amp:
         if not torch.cuda.is_available():
@@ -123,8 +121,8 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         ]
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-        if args.no_validate:
-            no_validate(cfg)
+    if args.no_validate:
+        no_validate(cfg)
     engine.use_resumable_train_loop(cfg)
     engine.use_safe_checkpoint_hook(cfg)
     return cfg
