@@ -9,8 +9,8 @@ from .data_check import SampleProblem, check_samples
 from .device import check_device
 from .distributed import (CPUDistributedDataParallel, launcher_env,
                           setup_cpu_distributed)
-from .errors import (BadSampleError, CheckpointError, DatasetCheckError,
-                     DatasetError, DeviceError, LaunchError,
+from .errors import (BadSampleError, CheckpointError, ConfigError,
+                     DatasetCheckError, DatasetError, DeviceError, LaunchError,
                      NonFiniteLossError, TooManyBadSamplesError, TrainingFault,
                      WorkDirLockedError, fault_message)
 from .fault_tolerance import (NonFiniteLossHook, PreemptionCheckpointHook,
@@ -25,14 +25,15 @@ allow_mmengine_checkpoint_types()
 
 __all__ = [
     'AtomicLocalBackend', 'BadSampleError', 'CheckpointCheckedRunner',
-    'CheckpointError', 'CPUDistributedDataParallel', 'DatasetCheckError',
-    'DatasetError', 'DeviceError', 'EpochSeedHook', 'LaunchError',
-    'NonFiniteLossError', 'NonFiniteLossHook', 'PreemptionCheckpointHook',
-    'ResumableEpochBasedTrainLoop', 'SafeCheckpointHook', 'SampleProblem',
-    'TooManyBadSamplesError', 'TrainBatchVisualizationHook', 'TrainingFault',
-    'WorkDirLock', 'WorkDirLockedError', 'allow_mmengine_checkpoint_types',
-    'check_device', 'check_samples', 'fault_message', 'fit_state_dict',
-    'init_pose_model', 'launcher_env', 'load_model_checkpoint',
-    'mmengine_checkpoint_types', 'read_checkpoint', 'setup_cpu_distributed',
-    'use_resumable_train_loop', 'use_safe_checkpoint_hook'
+    'CheckpointError', 'ConfigError', 'CPUDistributedDataParallel',
+    'DatasetCheckError', 'DatasetError', 'DeviceError', 'EpochSeedHook',
+    'LaunchError', 'NonFiniteLossError', 'NonFiniteLossHook',
+    'PreemptionCheckpointHook', 'ResumableEpochBasedTrainLoop',
+    'SafeCheckpointHook', 'SampleProblem', 'TooManyBadSamplesError',
+    'TrainBatchVisualizationHook', 'TrainingFault', 'WorkDirLock',
+    'WorkDirLockedError', 'allow_mmengine_checkpoint_types', 'check_device',
+    'check_samples', 'fault_message', 'fit_state_dict', 'init_pose_model',
+    'launcher_env', 'load_model_checkpoint', 'mmengine_checkpoint_types',
+    'read_checkpoint', 'setup_cpu_distributed', 'use_resumable_train_loop',
+    'use_safe_checkpoint_hook'
 ]

@@ -38,6 +38,12 @@ class DatasetError(ValueError):
     message names the file and the record index."""
 
 
+class ConfigError(ValueError):
+    """Parts of a config that cannot work together (e.g. a dataset and a
+    metric with different coordinate conventions); the message names them
+    and the config."""
+
+
 #: mmengine's registry re-raises a build error as ``type(e)(f'class `X` in
 #: path/x.py: {e}')``; this prefix is dropped from the one-line message.
 _REGISTRY_PREFIX = re.compile(r'^(class `\w+` in [\w/.]+\.py: )+')
