@@ -32,7 +32,11 @@ OPTS = [
     'log_processor.window_size=1', 'randomness.deterministic=True',
     'train_cfg.max_epochs=3'
 ]
-ENV = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS='1')
+ENV = dict(
+    os.environ,
+    PYTHONPATH=str(REPO_ROOT),
+    OMP_NUM_THREADS='1',
+    PYTHON=sys.executable)
 
 
 def fault_config(tmp_path: Path, at_iter: int, fault: str, **hook_args) -> str:

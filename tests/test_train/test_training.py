@@ -34,6 +34,7 @@ def run_tool(args: List[str],
         os.environ,
         PYTHONPATH=str(REPO_ROOT),
         OMP_NUM_THREADS='1',
+        PYTHON=sys.executable,  # for tools/dist_train.sh
         **env_extra)
     proc = subprocess.run(
         args,
