@@ -144,12 +144,12 @@ def test_a_checkpoint_of_another_model_is_refused(trained_sample, tmp_path):
 
 @pytest.mark.slow
 def test_dist_train_two_cpu_processes(tmp_path):
-    """tools/dist_train.sh, the HG-52 384 config in 2 processes on CPU
+    """tools/dist_train.sh, the HG-52 256 config in 2 processes on CPU
     (gloo, CPUDistributedDataParallel): one iteration per rank, then the
     distributed validation of the 5 val people."""
     work_dir = tmp_path / 'dist'
     run_tool([
-        'bash', 'tools/dist_train.sh', 'configs/hourglass52_mpii_384.py', '2',
+        'bash', 'tools/dist_train.sh', 'configs/hourglass52_mpii_256.py', '2',
         '--work-dir',
         str(work_dir), '--cfg-options', *ON_DATA,
         'train_dataloader.batch_size=3', 'val_dataloader.batch_size=3',
