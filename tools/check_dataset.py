@@ -1,7 +1,7 @@
 """Check a dataset before a long run: decode every image once, in parallel.
 
     python tools/check_dataset.py CONFIG [--split train|val|test]
-        [--threads N] [--cfg-options k=v ...]
+        [--threads N] [--cfg-options k=v ...] [--debug]
 
 Builds the split's dataset from the config (annotation errors end the check
 with one line, ``error: ...``, exit code 1; the traceback with ``--debug``),

@@ -3,7 +3,7 @@ options).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
         [--out metrics.json] [--pred-mat pred.mat] [--dump preds.pkl]
-        [--show-dir DIR]
+        [--show-dir DIR] [--debug]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Prints the PCKh table (per joint group, Mean, Mean@0.1). ``--pred-mat`` writes

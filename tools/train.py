@@ -2,7 +2,7 @@
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|CKPT]]
         [--amp] [--auto-scale-lr] [--show-dir DIR] [--tensorboard]
-        [--no-validate]
+        [--no-validate] [--vis-train-batch N] [--debug]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-node: ``tools/dist_train.sh CONFIG N`` (torchrun). Without a

@@ -124,8 +124,9 @@ class MPIIPoseDataset(MpiiDataset):
             one line: ``<ann_file>, record <i>: cannot load image <path>:
             <why>``.
         TooManyBadSamplesError: more than ``max_bad_fraction`` skipped.
-        ValueError: unreadable json; a record that is not an object, lacks a
-            key, has a joint array that is not 16 x 2, non-finite values,
+        DatasetError: (a ``ValueError``) unreadable json; a record that is
+            not an object, lacks a key, has a joint array that is not
+            16 x 2, non-finite values,
             ``joints_vis`` not 0/1, ``scale <= 0``, or a non-numeric image
             name; joints present in some records but not in others; a test
             split (no joints) with ``test_mode=False``; a head-box count that

@@ -1,7 +1,8 @@
 """Errors that end a run with one clear line instead of a traceback.
 
-``tools/train.py`` catches :class:`TrainingFault` and prints ``error:
-<message>`` (exit code 1). A fault raised inside a data-loader worker
+The tools (:func:`hourglass_plugin.engine.cli.run_tool`) catch these
+classes and print ``error: <message>`` (exit code 1; the traceback with
+``--debug``). A fault raised inside a data-loader worker
 reaches the main process as the same class with the worker's traceback
 prepended to the message (torch's ``ExceptionWrapper.reraise``);
 :func:`fault_message` recovers the original line.
