@@ -55,8 +55,8 @@ def test_check_dataset_lists_boxes_that_cannot_be_cropped(box_root, capsys):
     assert len(lines) == 3
 
 
-def test_training_start_up_names_the_record_in_one_line(box_root, tmp_path,
-                                                        capsys):
+def test_training_start_up_names_the_record_in_one_line(
+        box_root, tmp_path, capsys):
     train = load_tool('train')
     with pytest.raises(SystemExit) as info:
         run_tool(train.main, [

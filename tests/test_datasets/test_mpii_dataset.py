@@ -255,7 +255,8 @@ def test_a_record_without_a_box_is_refused_or_dropped(data_dir, tmp_path,
         full.get_data_info(3)['head_size']
     assert list(dataset.dropped) == [2]
     assert dataset.scale_warnings == {
-        4: f'{ann}, record 4: scale 25 outside the sane range 0.2-20 '
+        4:
+        f'{ann}, record 4: scale 25 outside the sane range 0.2-20 '
         '(person height 40-4000 px)'
     }
     with pytest.raises(ValueError, match='bad_boxes must be one of'):
