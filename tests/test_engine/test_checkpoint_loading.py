@@ -121,3 +121,39 @@ def test_a_fitting_checkpoint_loads_with_its_meta(small, tmp_path):
     model = init_pose_model(small['config'], small['checkpoint'])
     assert model.dataset_meta == dict(dataset_name='marked')
     assert not model.training
+
+
+def test_the_documented_exceptions_load(tmp_path):
+    """An mmpose 0.x HG-52 checkpoint layout (``keypoint_head.*``, the
+    unused ``backbone.inters.0.*`` block) fits a one-stack
+    CornerHourglassNet (a 16-channel one here): the model's load hooks
+    rename and drop those keys; anything else is still refused."""
+    cfg = Config.fromfile('configs/hourglass52_mpii_256.py')
+    cfg.model.backbone.update(
+        downsample_times=1,
+        stage_channels=(16, 16),
+        stage_blocks=(1, 1),
+        feat_channel=16)
+    cfg.model.head.in_channels = 16
+    config = str(tmp_path / 'tiny_hg52.py')
+    cfg.dump(config)
+    model = init_pose_model(config)
+    old = {}
+    for key, value in model.state_dict().items():
+        if key.startswith('head.'):
+            key = 'keypoint_' + key
+        old[key] = value + 1 if value.is_floating_point() else value
+    old['backbone.inters.0.conv1.conv.weight'] = torch.zeros(16, 16, 3, 3)
+    path = tmp_path / 'mmpose_0x.pth'
+    torch.save(dict(state_dict=old), path)
+    load_model_checkpoint(model, str(path), config)
+    key = 'multi_final_layers.0.weight'
+    assert torch.equal(model.state_dict()[f'head.{key}'],
+                       old[f'keypoint_head.{key}'])
+    old['backbone.extra.weight'] = torch.zeros(1)
+    torch.save(dict(state_dict=old), path)
+    with pytest.raises(
+            CheckpointError,
+            match=r': 1 unexpected \(first: backbone\.extra\.'
+            r'weight\) \('):
+        load_model_checkpoint(model, str(path), config)
