@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Training on a slurm cluster (one task per GPU, srun starts them):
 #   [GPUS=8] [GPUS_PER_NODE=8] [CPUS_PER_TASK=5] [SIGNAL=USR1@60] [REQUEUE=1] \
-#   [SRUN_ARGS=...] tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR \
-#   [train.py args, e.g. --resume auto]
+#   [GRES=gpu:8] [SRUN_ARGS=...] tools/slurm_train.sh PARTITION JOB_NAME CONFIG \
+#   WORK_DIR [train.py args, e.g. --resume auto]
+#
+# CPU-only nodes: GRES= (no GPU request); GPUS and GPUS_PER_NODE then count
+# tasks, and train.py starts a gloo process group from slurm's variables.
 #
 # Pre-emption and time limits: srun gets --signal=$SIGNAL (default USR1@60:
 # SIGUSR1 to every task 60 s before the time limit; SIGNAL= turns it off).
@@ -31,6 +34,7 @@ GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SIGNAL=${SIGNAL-USR1@60}
 REQUEUE=${REQUEUE:-0}
+GRES=${GRES-gpu:$GPUS_PER_NODE}
 SRUN_ARGS=${SRUN_ARGS:-""}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PYTHON=${PYTHON:-$([[ -x "$ROOT/.venv/bin/python" ]] && echo "$ROOT/.venv/bin/python" || echo python)}
@@ -39,7 +43,7 @@ PYTHON=${PYTHON:-$([[ -x "$ROOT/.venv/bin/python" ]] && echo "$ROOT/.venv/bin/py
 PYTHONPATH="$ROOT:${PYTHONPATH:-}" \
 srun -p "$PARTITION" \
     --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
+    ${GRES:+--gres="$GRES"} \
     --ntasks="$GPUS" \
     --ntasks-per-node="$GPUS_PER_NODE" \
     --cpus-per-task="$CPUS_PER_TASK" \

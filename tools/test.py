@@ -3,15 +3,21 @@ options).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
         [--out metrics.json] [--pred-mat pred.mat] [--dump preds.pkl]
-        [--show-dir DIR]
+        [--show-dir DIR] [--debug]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Prints the PCKh table (per joint group, Mean, Mean@0.1). ``--pred-mat`` writes
 the predictions as HRNet's ``pred.mat`` (key ``preds``, (N, 16, 2), 1-based
 MATLAB pixels, annotation-file order), which ``tools/eval_mpii.py`` re-scores.
+``--cfg-options`` is applied last (it wins over the dedicated options).
+
+A checkpoint that is not one or does not fit the config's model, a malformed
+dataset, a launcher's missing environment or a full disk end with one line,
+``error: <what> (<file>)``, exit code 1 (the traceback with ``--debug``).
 """
 import argparse
 import os.path as osp
+import sys
 from typing import List, Optional
 
 import mmengine
@@ -19,8 +25,9 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from hourglass_plugin.engine.cli import (add_runner_args, apply_runner_args,
-                                         parse_runner_args)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from hourglass_plugin.engine import cli, distributed  # noqa: E402
+from hourglass_plugin.engine.runner import CheckpointCheckedRunner  # noqa
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -33,26 +40,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--pred-mat',
         help='save predictions as HRNet pred.mat (1-based) for eval_mpii.py')
     parser.add_argument('--dump', help='dump raw predictions to a .pkl file')
-    add_runner_args(parser)
-    return parse_runner_args(parser, argv)
+    cli.add_runner_args(parser)
+    cli.add_debug_arg(parser)
+    args = cli.parse_runner_args(parser, argv)
+    if args.pred_mat is not None and not args.pred_mat.endswith('.mat'):
+        parser.error(f'--pred-mat must end in .mat: {args.pred_mat}')
+    if args.dump is not None and not args.dump.endswith(('.pkl', '.pickle')):
+        parser.error(f'--dump must be a .pkl file: {args.dump}')
+    return args
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Apply command-line options to ``cfg``.
-
-    Raises:
-        ValueError: ``--dump`` not ending in ``.pkl``/``.pickle``, or
-            ``--pred-mat`` not ending in ``.mat``.
-    """
-    apply_runner_args(cfg, args)
+    """Apply command-line options to ``cfg``, ``--cfg-options`` last."""
+    cli.apply_runner_args(cfg, args)
     cfg.load_from = args.checkpoint
     if args.pred_mat is not None:
-        if not args.pred_mat.endswith('.mat'):
-            raise ValueError(f'--pred-mat must end in .mat: {args.pred_mat}')
         cfg.test_evaluator.pred_mat_file = osp.abspath(args.pred_mat)
     if args.dump is not None:
-        if not args.dump.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--dump must be a .pkl file: {args.dump}')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         evaluators = cfg.test_evaluator
         if not isinstance(evaluators, (list, tuple)):
@@ -78,20 +82,23 @@ class SaveMetricsHook(Hook):
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    """Build the Runner from the config, load the checkpoint and test.
+    """Build the Runner from the config, load the checkpoint (strictly:
+    :class:`CheckpointCheckedRunner`) and test.
 
     Returns:
         dict: The metrics, e.g. ``{'PCK': 88.9, 'PCK@0.1': 31.7, ...}``.
+
+    Raises:
+        CheckpointError: The checkpoint is not one or does not fit.
     """
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
-    from hourglass_plugin.engine import setup_cpu_distributed
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = Runner.from_cfg(cfg)
+    distributed.setup_cpu_distributed(cfg, args.launcher)
+    runner = CheckpointCheckedRunner.from_cfg(cfg)
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
     return runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    cli.run_tool(main)

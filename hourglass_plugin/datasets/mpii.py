@@ -14,7 +14,7 @@ from mmpose.structures.bbox import bbox_cs2xyxy
 
 from ..engine.data_check import (ImageLoadFailure, check_samples,
                                  find_image_loader, guard_image_loading)
-from ..engine.errors import (BadSampleError, DatasetCheckError,
+from ..engine.errors import (BadSampleError, DatasetCheckError, DatasetError,
                              TooManyBadSamplesError)
 from ..mpii import (MPII_HEAD_JOINTS, NUM_MPII_JOINTS, head_sizes,
                     load_headboxes)
@@ -22,6 +22,11 @@ from ..mpii import (MPII_HEAD_JOINTS, NUM_MPII_JOINTS, head_sizes,
 NUM_JOINTS = NUM_MPII_JOINTS
 #: MPII ``scale`` is the person height in units of 200 pixels.
 PIXEL_STD = 200.0
+#: ``scale`` values outside this range are reported (person height 40 to
+#: 4,000 px; the 2,958 validation people span 0.58-12.44).
+SANE_SCALE = (0.2, 20.0)
+#: What to do with a record whose box cannot produce a crop.
+BAD_BOX_ACTIONS = ('error', 'drop')
 
 
 @DATASETS.register_module()
@@ -85,8 +90,9 @@ class MPIIPoseDataset(MpiiDataset):
             (:func:`hourglass_plugin.engine.data_check.check_samples`, as
             ``tools/check_dataset.py``). Defaults to False.
         skip_bad_images (bool): Training only. A record whose image fails to
-            load (found by ``check_images`` or when the pipeline loads it)
-            is skipped with a warning naming the annotation file, record
+            load (found by ``check_images``, or when the pipeline loads it
+            and a retry after ``GuardedImageLoad.RETRY_PAUSE`` = 1 s fails
+            too) is skipped with a warning naming the annotation file, record
             and image, instead of stopping the run; the sample is replaced
             by another, random one (mmengine's refetch). Defaults to False.
         max_bad_fraction (float): With ``skip_bad_images``, the run stops
@@ -95,10 +101,22 @@ class MPIIPoseDataset(MpiiDataset):
             loading, the count is per data-loading process (exact with
             ``num_workers=0``; ``check_images`` counts exactly).
             Defaults to 0.01.
+        bad_boxes (str): A record whose center is ``(-1, -1)`` (MPII's
+            marker for "no position"; HRNet and mmpose train on it with
+            all-zero target weights, and evaluate a crop of the image
+            corner) has no box to crop. ``'error'`` (default): start-up
+            stops naming the record; ``'drop'``: the record is left out,
+            with a warning naming it (``dropped`` holds the messages; person
+            indices stay those of the file). Records whose ``scale`` lies
+            outside :data:`SANE_SCALE` are kept, with a warning
+            (``scale_warnings``); ``tools/check_dataset.py`` lists both.
 
     Raises:
         FileNotFoundError: a missing annotation file, head-box file, or
             image (the message names the annotation file and record index).
+        DatasetError: a record whose box cannot produce a crop (center
+            ``(-1, -1)``) with ``bad_boxes='error'``; the message names the
+            file, the record and how many such records there are.
         DatasetCheckError: ``check_images`` found bad records (all listed)
             and ``skip_bad_images`` is off or ``test_mode`` is on.
         BadSampleError: (when a sample is loaded) its image cannot be
@@ -106,8 +124,9 @@ class MPIIPoseDataset(MpiiDataset):
             one line: ``<ann_file>, record <i>: cannot load image <path>:
             <why>``.
         TooManyBadSamplesError: more than ``max_bad_fraction`` skipped.
-        ValueError: unreadable json; a record that is not an object, lacks a
-            key, has a joint array that is not 16 x 2, non-finite values,
+        DatasetError: (a ``ValueError``) unreadable json; a record that is
+            not an object, lacks a key, has a joint array that is not
+            16 x 2, non-finite values,
             ``joints_vis`` not 0/1, ``scale <= 0``, or a non-numeric image
             name; joints present in some records but not in others; a test
             split (no joints) with ``test_mode=False``; a head-box count that
@@ -140,10 +159,17 @@ class MPIIPoseDataset(MpiiDataset):
                  max_refetch: int = 1000,
                  check_images: bool = False,
                  skip_bad_images: bool = False,
-                 max_bad_fraction: float = 0.01) -> None:
+                 max_bad_fraction: float = 0.01,
+                 bad_boxes: str = 'error') -> None:
         if not 0 <= max_bad_fraction <= 1:
             raise ValueError(f'max_bad_fraction must be in [0, 1], got '
                              f'{max_bad_fraction}')
+        if bad_boxes not in BAD_BOX_ACTIONS:
+            raise ValueError(f'bad_boxes must be one of {BAD_BOX_ACTIONS}, '
+                             f'got {bad_boxes!r}')
+        self.bad_boxes = bad_boxes
+        self.dropped: Dict[int, str] = {}  # record index -> message
+        self.scale_warnings: Dict[int, str] = {}
         self.check_images = check_images
         self.skip_bad_images = skip_bad_images
         self.max_bad_fraction = max_bad_fraction
@@ -235,7 +261,7 @@ class MPIIPoseDataset(MpiiDataset):
         headboxes = self._read_headboxes(len(records))
         with_joints = isinstance(records[0], dict) and 'joints' in records[0]
         if not with_joints and not self.test_mode:
-            raise ValueError(
+            raise DatasetError(
                 f'{self.ann_file}: record 0 has no joints (test split?); a '
                 'split without joints loads only with test_mode=True')
         instance_list, image_list, image_ids = [], [], set()
@@ -252,7 +278,55 @@ class MPIIPoseDataset(MpiiDataset):
                 image_list.append(
                     dict(img_id=info['img_id'], img_path=info['img_path']))
             instance_list.append(info)
-        return instance_list, image_list
+        return self._check_boxes(records, instance_list), image_list
+
+    def _check_boxes(self, records: list,
+                     instance_list: List[dict]) -> List[dict]:
+        """Warn about scales outside :data:`SANE_SCALE`; refuse or drop the
+        records with center ``(-1, -1)`` (``bad_boxes``).
+
+        Returns:
+            list[dict]: ``instance_list`` without the dropped records.
+
+        Raises:
+            DatasetError: such a record and ``bad_boxes='error'``.
+        """
+        no_center = []
+        for info in instance_list:
+            idx = info['id']
+            where = f'{self.ann_file}, record {idx}'
+            scale = float(records[idx]['scale'])
+            if not SANE_SCALE[0] <= scale <= SANE_SCALE[1]:
+                low, high = SANE_SCALE
+                self.scale_warnings[idx] = (
+                    f'{where}: scale {scale:g} outside the sane range '
+                    f'{low:g}-{high:g} (person height {low * PIXEL_STD:g}-'
+                    f'{high * PIXEL_STD:g} px)')
+                print_log(
+                    self.scale_warnings[idx],
+                    logger='current',
+                    level=logging.WARNING)
+            if float(records[idx]['center'][0]) == -1:
+                no_center.append(idx)
+        if not no_center:
+            return instance_list
+        messages = {
+            idx: (f'{self.ann_file}, record {idx}: center '
+                  f"{list(records[idx]['center'])} is MPII's \"no position\" "
+                  'marker: no person box to crop')
+            for idx in no_center
+        }
+        if self.bad_boxes == 'error':
+            raise DatasetError(
+                f'{messages[no_center[0]]} ({len(no_center)} such '
+                "record(s) in the file; bad_boxes='drop' leaves them out)")
+        for idx in no_center:
+            self.dropped[idx] = messages[idx]
+            print_log(
+                f'dropped: {messages[idx]}',
+                logger='current',
+                level=logging.WARNING)
+        return [info for info in instance_list if info['id'] not in messages]
 
     def _get_topdown_data_infos(self, instance_list: List[dict]) -> List[dict]:
         """Keep every person, in file order (no filtering, unlike mmpose's
@@ -269,10 +343,10 @@ class MPIIPoseDataset(MpiiDataset):
                 try:
                     records = json.load(f)
                 except ValueError as exc:
-                    raise ValueError(
+                    raise DatasetError(
                         f'{self.ann_file}: not valid JSON ({exc})') from None
         if not isinstance(records, list) or not records:
-            raise ValueError(
+            raise DatasetError(
                 f'{self.ann_file}: expected a non-empty json list of people '
                 f'(HRNet MPII format), got {type(records).__name__}')
         return records
@@ -284,7 +358,7 @@ class MPIIPoseDataset(MpiiDataset):
         with get_local_path(self.headbox_file) as local_path:
             headboxes = load_headboxes(local_path)
         if len(headboxes) != num_people:
-            raise ValueError(
+            raise DatasetError(
                 f'{self.headbox_file} has {len(headboxes)} head boxes but '
                 f'{self.ann_file} has {num_people} people: both must list '
                 'the same people in the same order')
@@ -294,24 +368,23 @@ class MPIIPoseDataset(MpiiDataset):
         """One json record -> one 0-based ``data_info`` (see class doc)."""
         where = f'{self.ann_file}, record {idx}'
         if not isinstance(record, dict):
-            raise ValueError(
+            raise DatasetError(
                 f'{where}: expected an object, got {type(record).__name__}')
         required = ['image', 'center', 'scale']
         if with_joints:
             required += ['joints', 'joints_vis']
         elif 'joints' in record:
-            raise ValueError(f'{where} has joints but record 0 has none')
+            raise DatasetError(f'{where} has joints but record 0 has none')
         missing = [key for key in required if key not in record]
         if missing:
-            raise ValueError(f'{where}: missing {missing}')
+            raise DatasetError(f'{where}: missing {missing}')
 
         center = _finite_array(record['center'], (2, ), 'center', where)
         scale = _finite_array(record['scale'], (), 'scale', where)
         if scale <= 0:
-            raise ValueError(f'{where}: scale must be > 0, got {scale}')
+            raise DatasetError(f'{where}: scale must be > 0, got {scale}')
         scale_px = np.full(2, scale * PIXEL_STD)
-        if center[0] != -1:  # -1: MPII's "no position"; HRNet/mmpose skip
-            center[1] += 15.0 / PIXEL_STD * scale_px[1]
+        center[1] += 15.0 / PIXEL_STD * scale_px[1]  # (-1, -1): see bad_boxes
         center -= 1.0  # 1-based MATLAB -> 0-based
 
         keypoints = np.zeros((NUM_JOINTS, 2))
@@ -322,15 +395,15 @@ class MPIIPoseDataset(MpiiDataset):
             visible = _finite_array(record['joints_vis'], (NUM_JOINTS, ),
                                     'joints_vis', where)
             if not np.isin(visible, (0, 1)).all():
-                raise ValueError(f'{where}: joints_vis must be 0/1, got '
-                                 f'{visible.tolist()}')
+                raise DatasetError(f'{where}: joints_vis must be 0/1, got '
+                                   f'{visible.tolist()}')
             keypoints = np.where(visible[:, None] > 0, joints - 1.0, 0.0)
 
         image = str(record['image'])
         stem = osp.splitext(osp.basename(image))[0]
         if not stem.isdigit():
-            raise ValueError(f"{where}: image name {image!r} is not MPII's "
-                             "numeric 'NNNNNNNNN.jpg'")
+            raise DatasetError(f"{where}: image name {image!r} is not MPII's "
+                               "numeric 'NNNNNNNNN.jpg'")
         return dict(
             id=idx,
             img_id=int(stem),
@@ -348,8 +421,8 @@ class MPIIPoseDataset(MpiiDataset):
         ``headbox`` (2, 2) lies at the person's head."""
         size = head_sizes(headbox[None])[0]
         if not size > 0:
-            raise ValueError(f'{self.headbox_file}: head box {idx} '
-                             f'{headbox.tolist()} is degenerate')
+            raise DatasetError(f'{self.headbox_file}: head box {idx} '
+                               f'{headbox.tolist()} is degenerate')
         box = headbox - 1.0  # 1-based -> 0-based, like the keypoints
         low, high = box.min(axis=0), box.max(axis=0)
         margin = self.HEADBOX_MARGIN * np.linalg.norm(high - low)
@@ -359,7 +432,7 @@ class MPIIPoseDataset(MpiiDataset):
         inside = np.all(
             (head >= low - margin) & (head <= high + margin), axis=1)
         if head_visible.any() and not inside[head_visible].any():
-            raise ValueError(
+            raise DatasetError(
                 f'{self.headbox_file}: head box {idx} {headbox.tolist()} '
                 f'(1-based) is not near the head joints of record {idx} of '
                 f'{self.ann_file} ({head[head_visible].tolist()}, 0-based): '
@@ -377,11 +450,11 @@ def _finite_array(value: Any, shape: tuple, name: str,
     try:
         array = np.array(value, dtype=np.float64)
     except (ValueError, TypeError):
-        raise ValueError(f'{where}: {name} is not numeric: {value!r}') \
+        raise DatasetError(f'{where}: {name} is not numeric: {value!r}') \
             from None
     if array.shape != shape:
-        raise ValueError(f'{where}: {name} has shape {array.shape}, '
-                         f'expected {shape}')
+        raise DatasetError(f'{where}: {name} has shape {array.shape}, '
+                           f'expected {shape}')
     if not np.isfinite(array).all():
-        raise ValueError(f'{where}: {name} is not finite: {array.tolist()}')
+        raise DatasetError(f'{where}: {name} is not finite: {array.tolist()}')
     return array

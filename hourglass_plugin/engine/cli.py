@@ -6,14 +6,17 @@ The options mmpose's and mmengine's tools share (``--work-dir``,
 ``--local-rank``), defined once, and how they go into the config.
 """
 import argparse
+import errno
 import os
 import os.path as osp
 import sys
-from typing import Callable, List, NoReturn, Optional
+from typing import Any, Callable, List, NoReturn, Optional
 
 from mmengine.config import Config, DictAction
 
-from .errors import CheckpointError, TrainingFault, fault_message
+from .errors import (CheckpointError, ConfigError, DatasetError, DeviceError,
+                     LaunchError, TrainingFault, WorkDirLockedError,
+                     fault_message)
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -72,8 +75,19 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
         cfg.default_hooks.visualization.interval = args.interval
 
 
-# the errors a tool knows and reports in one line (library errors included)
-ONE_LINE_ERRORS = (TrainingFault, CheckpointError, FileNotFoundError)
+#: The errors a tool knows and reports in one line, ``error: <message>``:
+#: training faults (non-finite loss, bad samples, dataset check), a file
+#: that is not a checkpoint or does not fit the model, a malformed dataset,
+#: config parts that do not fit together, a device or launcher this machine
+#: lacks, a work dir in use, a missing file. Besides these, an ``OSError``
+#: whose errno is in :data:`DISK_FULL_ERRNOS` (``No space left on device
+#: (<path>)``).
+ONE_LINE_ERRORS = (TrainingFault, CheckpointError, ConfigError, DatasetError,
+                   DeviceError, LaunchError, WorkDirLockedError,
+                   FileNotFoundError)
+
+#: ``OSError`` errnos reported in one line: the disk or the quota is full.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
 def add_debug_arg(parser: argparse.ArgumentParser) -> None:
@@ -85,19 +99,38 @@ def add_debug_arg(parser: argparse.ArgumentParser) -> None:
         help='show the full traceback of an error instead of one line')
 
 
-def run_tool(main: Callable[[Optional[List[str]]], Optional[int]],
+def is_one_line_error(err: BaseException) -> bool:
+    """Whether ``err`` is reported in one line (:data:`ONE_LINE_ERRORS`, or
+    a full disk)."""
+    return isinstance(err,
+                      ONE_LINE_ERRORS) or (isinstance(err, OSError)
+                                           and err.errno in DISK_FULL_ERRNOS)
+
+
+def error_line(err: BaseException) -> str:
+    """The one line for a known error (without ``error: ``): its message
+    (:func:`~hourglass_plugin.engine.errors.fault_message`); for a full
+    disk ``<strerror> (<path>)``."""
+    if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
+        return f'{err.strerror} ({err.filename})' if err.filename \
+            else str(err.strerror)
+    return fault_message(err)
+
+
+def run_tool(main: Callable[[Optional[List[str]]], Any],
              argv: Optional[List[str]] = None) -> NoReturn:
-    """Run a tool's ``main(argv)`` and exit with its return code; a known
-    fault (:data:`ONE_LINE_ERRORS`) ends it with ``error: <message>`` on
+    """Run a tool's ``main(argv)`` and exit with its return code (0 when
+    it returns something other than an int, e.g. metrics); a known
+    fault (:func:`is_one_line_error`) ends it with ``error: <message>`` on
     stderr and exit code 1, its traceback shown only with ``--debug`` or
     ``HOURGLASS_DEBUG=1``."""
     args = sys.argv[1:] if argv is None else argv
     debug = '--debug' in args or os.environ.get('HOURGLASS_DEBUG') == '1'
     try:
         code = main(argv)
-    except ONE_LINE_ERRORS as err:
-        if debug:
+    except Exception as err:
+        if debug or not is_one_line_error(err):
             raise
-        print(f'error: {fault_message(err)}', file=sys.stderr)
+        print(f'error: {error_line(err)}', file=sys.stderr)
         sys.exit(1)
-    sys.exit(code or 0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -6,15 +6,18 @@ True)``. Each image is decoded with the pipeline's own loader (the
 colour flag and file backend as training) and, to catch JPEG/PNG files cut
 short that a decoder may still return pixels for, fully decoded once more by
 Pillow with truncated images refused. Records whose visible joints lie
-outside their image are reported too.
+outside their image, or whose person box does not overlap it, are reported
+too.
 """
 import os.path as osp
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.utils import ProgressBar
 from PIL import Image, UnidentifiedImageError
 
@@ -65,10 +68,19 @@ def strict_decode_error(path: str) -> Optional[str]:
     return None
 
 
-def describe_load_error(path: str, err: BaseException) -> str:
+def describe_load_error(path: str,
+                        err: BaseException,
+                        backend_args: Optional[dict] = None) -> str:
     """Why the image at ``path`` did not load: ``file not found``, ``empty
     file (0 bytes)``, ``truncated (<Pillow's message>)`` or ``cannot decode
-    (<loader's message>)``."""
+    (<loader's message>)``; for a path served by a non-local mmengine file
+    backend (``s3://``, ``http://``, a ``backend_args`` path mapping),
+    ``cannot load through <Backend> (<loader's message>)``, since the local
+    file system says nothing about it."""
+    backend = get_file_backend(path, backend_args=backend_args)
+    if not isinstance(backend, LocalBackend):
+        return (f'cannot load through {type(backend).__name__} '
+                f'({one_line(err)})')
     if not osp.isfile(path):
         return 'file not found'
     if osp.getsize(path) == 0:
@@ -121,7 +133,8 @@ def check_image(
         if results is None or results.get('img') is None:
             raise ValueError('the loader returned no image')
     except Exception as err:  # every decoder failure has its own type
-        return describe_load_error(path, err), None
+        return describe_load_error(path, err,
+                                   getattr(loader, 'backend_args', None)), None
     strict = strict_decode_error(path)
     if strict is not None:
         return f'truncated or corrupt ({strict})', None
@@ -158,6 +171,28 @@ def joints_outside(info: dict, height: int, width: int,
         for k in np.flatnonzero(outside))
     return (f'joint(s) {listed} outside the {width}x{height} image '
             '(0-based pixels)')
+
+
+def box_outside(info: dict, height: int, width: int) -> Optional[str]:
+    """Describe a person box that cannot produce a crop of its image.
+
+    Args:
+        info (dict): A ``data_info`` with ``bbox`` (1, 4) xyxy, 0-based
+            image pixels (unpadded).
+        height, width (int): Image size in pixels.
+
+    Returns:
+        str | None: e.g. ``person box (-412.0, -412.0, -12.0, -12.0) does
+        not overlap the 1280x720 image (0-based pixels)``, or None when the
+        box overlaps the image (pixel edges at -0.5 and size - 0.5).
+    """
+    if 'bbox' not in info:
+        return None
+    x1, y1, x2, y2 = np.asarray(info['bbox'], dtype=np.float64)[0]
+    if x2 > -0.5 and y2 > -0.5 and x1 < width - 0.5 and y1 < height - 0.5:
+        return None
+    return (f'person box ({x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f}) does not '
+            f'overlap the {width}x{height} image (0-based pixels)')
 
 
 def check_samples(data_list: Sequence[dict],
@@ -199,8 +234,11 @@ def check_samples(data_list: Sequence[dict],
             what, size = future.result()
             for index, info in by_image[path]:
                 if what is None:
-                    what_here = joints_outside(info, *size, keypoint_names
-                                               or {})
+                    found = [
+                        joints_outside(info, *size, keypoint_names or {}),
+                        box_outside(info, *size)
+                    ]
+                    what_here = '; '.join(f for f in found if f) or None
                 else:
                     what_here = what
                 if what_here is not None:
@@ -220,7 +258,9 @@ class ImageLoadFailure(Exception):
 
 class GuardedImageLoad:
     """Wraps a pipeline's image-loading transform so that its failure is
-    told apart from other pipeline errors: any exception it raises becomes
+    told apart from other pipeline errors: a load that fails is tried once
+    more after :attr:`RETRY_PAUSE` seconds (a transient storage error is
+    not a bad record), and if it fails again the exception becomes
     :class:`ImageLoadFailure` (chained to the original).
 
     Args:
@@ -228,20 +268,31 @@ class GuardedImageLoad:
             ``LoadImage``.
     """
 
+    #: Seconds between a failed load and its one retry.
+    RETRY_PAUSE: float = 1.0
+
     def __init__(self, transform: LoadImageFromFile) -> None:
         self.transform = transform
 
     def __call__(self, results: dict) -> Optional[dict]:
-        """Load ``results['img_path']`` with the wrapped transform.
+        """Load ``results['img_path']`` with the wrapped transform, retrying
+        once.
 
         Raises:
-            ImageLoadFailure: the wrapped transform raised.
+            ImageLoadFailure: the wrapped transform raised twice; the
+                message says why (:func:`describe_load_error`).
         """
+        try:
+            return self.transform(dict(results))
+        except Exception:
+            time.sleep(self.RETRY_PAUSE)
         try:
             return self.transform(results)
         except Exception as err:
             raise ImageLoadFailure(
-                describe_load_error(results['img_path'], err)) from err
+                describe_load_error(
+                    results['img_path'], err,
+                    getattr(self.transform, 'backend_args', None))) from err
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}({self.transform!r})'

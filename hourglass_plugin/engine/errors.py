@@ -1,11 +1,13 @@
 """Errors that end a run with one clear line instead of a traceback.
 
-``tools/train.py`` catches :class:`TrainingFault` and prints ``error:
-<message>`` (exit code 1). A fault raised inside a data-loader worker
+The tools (:func:`hourglass_plugin.engine.cli.run_tool`) catch these
+classes and print ``error: <message>`` (exit code 1; the traceback with
+``--debug``). A fault raised inside a data-loader worker
 reaches the main process as the same class with the worker's traceback
 prepended to the message (torch's ``ExceptionWrapper.reraise``);
 :func:`fault_message` recovers the original line.
 """
+import re
 
 
 class TrainingFault(RuntimeError):
@@ -31,6 +33,23 @@ class DatasetCheckError(TrainingFault):
     message lists them, one per line."""
 
 
+class DatasetError(ValueError):
+    """A malformed annotation or head-box file, or a record that cannot be
+    used as given (e.g. a person box that cannot produce a crop); the
+    message names the file and the record index."""
+
+
+class ConfigError(ValueError):
+    """Parts of a config that cannot work together (e.g. a dataset and a
+    metric with different coordinate conventions); the message names them
+    and the config."""
+
+
+#: mmengine's registry re-raises a build error as ``type(e)(f'class `X` in
+#: path/x.py: {e}')``; this prefix is dropped from the one-line message.
+_REGISTRY_PREFIX = re.compile(r'^(class `\w+` in [\w/.]+\.py: )+')
+
+
 def fault_message(err: BaseException) -> str:
     """The one-line message of ``err``.
 
@@ -42,18 +61,36 @@ def fault_message(err: BaseException) -> str:
 
     Returns:
         str: The original message (the last line after the class name when
-        the message carries a worker traceback; otherwise the message).
+        the message carries a worker traceback; otherwise the message),
+        without the ``class `X` in path.py: `` prefix mmengine's registry
+        adds when it re-raises a build error.
     """
     text = str(err).strip()
     lines = text.splitlines()
     if len(lines) > 1 and 'Traceback' in text:
         last = lines[-1]
         prefix = f'{type(err).__name__}: '
-        return last.split(prefix, 1)[1] if prefix in last else last
-    return text
+        text = last.split(prefix, 1)[1] if prefix in last else last
+    return _REGISTRY_PREFIX.sub('', text)
 
 
 class CheckpointError(ValueError):
     """A file given as a checkpoint is not one (truncated, empty, text, a
     foreign pickle), or its weights do not fit the model; the message names
     the file and, for a misfit, the config and the first mismatching keys."""
+
+
+class DeviceError(RuntimeError):
+    """A requested device (``--device cuda:1``, ``--amp``, a GPU launcher)
+    that this machine does not have, or a device string torch does not
+    know; the message names the device and what is available."""
+
+
+class LaunchError(RuntimeError):
+    """A distributed launcher (``--launcher pytorch|slurm|mpi``) whose
+    environment variables are missing; the message names them."""
+
+
+class WorkDirLockedError(RuntimeError):
+    """Another training run holds the work dir's lock; the message names
+    the lock file and its owner (pid, host, start time)."""

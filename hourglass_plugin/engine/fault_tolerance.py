@@ -6,8 +6,9 @@
   checkpoint.
 * :class:`PreemptionCheckpointHook`: on ``SIGTERM``/``SIGUSR1`` (what slurm
   sends before it kills a job; ``--signal=USR1@60`` asks for a warning 60 s
-  ahead) every rank finishes its iteration, the ranks agree (an
-  ``all_reduce`` of the flag), rank 0 writes an atomic checkpoint of the
+  ahead) every rank finishes its iteration, the ranks agree (one
+  ``all_reduce`` per iteration carries this flag and the non-finite one:
+  :class:`RankAgreement`), rank 0 writes an atomic checkpoint of the
   current iteration and the run ends cleanly.
 * :class:`ResumableEpochBasedTrainLoop`: mmengine 0.10.7's
   ``EpochBasedTrainLoop`` can stop only between epochs and, resumed from a
@@ -23,13 +24,14 @@ import math
 import os.path as osp
 import signal
 import threading
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
 from mmengine.dist import all_reduce, barrier, is_distributed
 from mmengine.fileio import get_file_backend
 from mmengine.hooks import CheckpointHook, Hook
+from mmengine.optim import AmpOptimWrapper
 from mmengine.registry import HOOKS, LOOPS
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop, Runner
 
@@ -39,14 +41,47 @@ from .errors import NonFiniteLossError
 DEFAULT_SIGNALS = ('SIGTERM', 'SIGUSR1')
 
 
-def _any_rank(flag: bool) -> bool:
-    """Whether ``flag`` is set on any rank (``all_reduce`` max; every rank
-    must call it at the same point)."""
+def _any_rank(flags: List[bool]) -> List[bool]:
+    """Whether each flag is set on any rank: one ``all_reduce`` (max) of
+    them all; every rank must call it at the same point."""
     if not is_distributed():
-        return flag
-    value = torch.tensor([1.0 if flag else 0.0])
+        return list(flags)
+    value = torch.tensor([1.0 if flag else 0.0 for flag in flags])
     all_reduce(value, op='max')
-    return bool(value.item() > 0)
+    return [bool(v > 0) for v in value.tolist()]
+
+
+class RankAgreement:
+    """Mixin of the fault hooks that need every rank to agree on a flag
+    after each training iteration: the first of them to ask in an
+    iteration makes one ``all_reduce`` carrying the flags of all of them
+    (:meth:`local_flag`), the others read its result. So
+    :class:`NonFiniteLossHook` and :class:`PreemptionCheckpointHook` cost
+    one collective per iteration between them (two only if a config
+    reorders them so that the pre-emption hook asks before the non-finite
+    check has looked at the iteration's loss)."""
+
+    _agreed_at: Optional[int] = None
+    _agreed: bool = False
+
+    def local_flag(self) -> bool:
+        """This rank's flag for the current iteration."""
+        raise NotImplementedError
+
+    def _agree(self, runner: Runner) -> bool:
+        """This hook's flag, or-ed over the ranks, for ``runner.iter``."""
+        if self._agreed_at == runner.iter:
+            return self._agreed
+        hooks = [
+            hook for hook in getattr(runner, 'hooks', ())
+            if isinstance(hook, RankAgreement)
+        ] or [self]
+        if self not in hooks:
+            hooks.append(self)
+        for hook, flag in zip(hooks,
+                              _any_rank([h.local_flag() for h in hooks])):
+            hook._agreed_at, hook._agreed = runner.iter, flag
+        return self._agreed
 
 
 def _last_checkpoint(runner: Runner) -> Optional[str]:
@@ -59,14 +94,15 @@ def _last_checkpoint(runner: Runner) -> Optional[str]:
 
 
 @HOOKS.register_module()
-class NonFiniteLossHook(Hook):
+class NonFiniteLossHook(RankAgreement, Hook):
     """Stop training when the loss is NaN or infinite.
 
     After every training iteration the hook looks at the logged outputs of
     ``train_step`` (mmengine's ``log_vars``: ``loss`` and each term such as
     ``loss_kpt`` and ``kpt_stack<s>``). When a term whose name contains
-    ``loss`` is not finite on any rank (ranks agree through an
-    ``all_reduce``), the iteration counts as non-finite; after
+    ``loss`` is not finite on any rank (ranks agree through the
+    ``all_reduce`` of :class:`RankAgreement`), the iteration counts as
+    non-finite; after
     ``max_consecutive`` such iterations in a row the hook raises
     :class:`~hourglass_plugin.engine.errors.NonFiniteLossError` naming the
     iteration (1-based, as in the log), the epoch, the batch and every
@@ -78,28 +114,56 @@ class NonFiniteLossHook(Hook):
     checkpoint nor, since the epoch never ends, an epoch checkpoint;
     ``last_checkpoint`` keeps naming the last good one.
 
-    ``max_consecutive > 1`` suits ``AmpOptimWrapper``'s dynamic loss
-    scaling, which skips the update of an iteration with infinite gradients;
-    with a plain optimizer one non-finite loss already makes the weights
-    non-finite.
+    With a plain optimizer one non-finite loss already makes the weights
+    non-finite. ``AmpOptimWrapper``'s dynamic loss scaling (``--amp``)
+    instead skips the update of an iteration whose fp16 loss or gradients
+    overflow and halves the scale, so under it the hook allows up to
+    ``amp_max_consecutive`` such iterations in a row (raised at
+    ``before_train``, said in the log): 16 halvings bring mmengine's initial
+    scale 2**16 down to 1, past which the overflow is not the scale's.
 
     Args:
         max_consecutive (int): Non-finite iterations in a row that stop the
             run. Defaults to 1.
+        amp_max_consecutive (int): The same with ``AmpOptimWrapper`` (never
+            lower than ``max_consecutive``). Defaults to 16.
 
     Raises:
-        ValueError: ``max_consecutive < 1``.
+        ValueError: ``max_consecutive < 1`` or ``amp_max_consecutive < 1``.
         NonFiniteLossError: (during training) as described.
     """
 
     priority = 'LOW'
 
-    def __init__(self, max_consecutive: int = 1) -> None:
-        if max_consecutive < 1:
-            raise ValueError(
-                f'max_consecutive must be >= 1, got {max_consecutive}')
+    def __init__(self,
+                 max_consecutive: int = 1,
+                 amp_max_consecutive: int = 16) -> None:
+        for name, value in (('max_consecutive', max_consecutive),
+                            ('amp_max_consecutive', amp_max_consecutive)):
+            if value < 1:
+                raise ValueError(f'{name} must be >= 1, got {value}')
         self.max_consecutive = max_consecutive
+        self.amp_max_consecutive = amp_max_consecutive
         self.consecutive = 0
+        self._bad: List[str] = []
+
+    def local_flag(self) -> bool:
+        """Whether a loss term was non-finite on this rank."""
+        return any('loss' in name for name in self._bad)
+
+    def before_train(self, runner: Runner) -> None:
+        """Under ``AmpOptimWrapper``, allow ``amp_max_consecutive``."""
+        wrappers = getattr(runner.optim_wrapper, 'values', None)
+        wrappers = list(wrappers()) if wrappers else [runner.optim_wrapper]
+        amp = any(isinstance(w, AmpOptimWrapper) for w in wrappers)
+        if amp and self.amp_max_consecutive > self.max_consecutive:
+            runner.logger.info(
+                f'{type(self).__name__}: AmpOptimWrapper skips the update of '
+                'an iteration whose loss or gradients overflow; allowing '
+                f'{self.amp_max_consecutive} non-finite losses in a row '
+                f'(max_consecutive {self.max_consecutive} -> '
+                f'{self.amp_max_consecutive})')
+            self.max_consecutive = self.amp_max_consecutive
 
     def after_train_iter(self,
                          runner: Runner,
@@ -114,7 +178,12 @@ class NonFiniteLossHook(Hook):
         bad = [
             name for name, value in values.items() if not math.isfinite(value)
         ]
-        if not _any_rank(any('loss' in name for name in bad)):
+        self._bad = bad
+        if self._agreed_at == runner.iter:  # agreed before this flag was set
+            agreed = _any_rank([self.local_flag()])[0]
+        else:
+            agreed = self._agree(runner)
+        if not agreed:
             self.consecutive = 0
             return
         self.consecutive += 1
@@ -203,17 +272,19 @@ def use_resumable_train_loop(cfg: Config) -> None:
 
 
 @HOOKS.register_module()
-class PreemptionCheckpointHook(Hook):
+class PreemptionCheckpointHook(RankAgreement, Hook):
     """Save a resumable checkpoint and stop when the job is pre-empted.
 
     From ``before_train`` to ``after_train`` the listed signals only set a
     flag (the default action, termination, is replaced). At the end of every
     training iteration (a signal during validation is acted on after the
-    next one) the ranks agree through an ``all_reduce`` whether any of them
-    got a signal; if so, rank 0 writes ``iter_<n>.pth`` (``n`` = iterations
-    done) with the checkpoint hook's backend (``atomic_local``: temp file +
-    rename), points ``work_dir/last_checkpoint`` at it, every rank waits for
-    the write (barrier) and training stops (``stop_training``).
+    next one) the ranks agree whether any of them got a signal (the one
+    ``all_reduce`` per iteration of :class:`RankAgreement`, shared with
+    :class:`NonFiniteLossHook`); if so, rank 0 writes ``iter_<n>.pth``
+    (``n`` = iterations done) with the checkpoint hook's backend
+    (``atomic_local``: temp file + rename), points
+    ``work_dir/last_checkpoint`` at it, every rank waits for the write
+    (barrier) and training stops (``stop_training``).
     ``Runner.train`` then returns normally; ``--resume auto`` continues from
     that iteration.
 
@@ -245,6 +316,10 @@ class PreemptionCheckpointHook(Hook):
         self.received: Optional[str] = None
         self._previous: dict = {}
         self._active = False
+
+    def local_flag(self) -> bool:
+        """Whether this rank got one of the signals (while active)."""
+        return self._active and self.received is not None
 
     def _on_signal(self, signum: int, frame) -> None:
         """Signal handler: remember the signal; act at the iteration end."""
@@ -294,7 +369,7 @@ class PreemptionCheckpointHook(Hook):
 
     def _maybe_save_and_stop(self, runner: Runner, done_iters: int) -> None:
         """The agreement, the atomic checkpoint and the stop request."""
-        if not self._active or not _any_rank(self.received is not None):
+        if not self._active or not self._agree(runner):
             return
         backend_args = dict(backend='atomic_local')
         for hook in runner.hooks:

@@ -9,6 +9,7 @@ from mmengine.registry import init_default_scope
 from scipy.io import loadmat, savemat
 
 from hourglass_plugin.datasets import MPIIPoseDataset
+from hourglass_plugin.engine import DatasetError
 
 # left <-> right partners in MPII order (README), pelvis/thorax/neck/head fixed
 FLIP_INDICES = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
@@ -189,16 +190,16 @@ def test_test_split_loads_without_joints(data_dir, tmp_path, records,
 
 
 @pytest.mark.parametrize('case, error, match', [
-    ('joint_count', ValueError,
+    ('joint_count', DatasetError,
      r'ann\.json, record 2: joints has shape \(15, 2\), expected \(16, 2\)'),
-    ('nan', ValueError, r'ann\.json, record 1: joints is not finite'),
+    ('nan', DatasetError, r'ann\.json, record 1: joints is not finite'),
     ('missing_image', FileNotFoundError,
      r'ann\.json, record 4: image .*999999999\.jpg not found'),
-    ('missing_key', ValueError, r"ann\.json, record 3: missing \['scale'\]"),
-    ('bad_vis', ValueError, r'ann\.json, record 0: joints_vis must be 0/1'),
-    ('box_count', ValueError,
+    ('missing_key', DatasetError, r"ann\.json, record 3: missing \['scale'\]"),
+    ('bad_vis', DatasetError, r'ann\.json, record 0: joints_vis must be 0/1'),
+    ('box_count', DatasetError,
      r'boxes\.mat has 4 head boxes but .*ann\.json has 5 people'),
-    ('box_far', ValueError,
+    ('box_far', DatasetError,
      r'boxes\.mat: head box 0 .* not near the head joints of record 0'),
 ])
 def test_malformed_annotations_name_file_and_record(data_dir, tmp_path,
@@ -223,3 +224,40 @@ def test_malformed_annotations_name_file_and_record(data_dir, tmp_path,
     ann, mat = write_case(tmp_path, records, boxes)
     with pytest.raises(error, match=match):
         build_case(data_dir, ann, mat)
+
+
+def test_a_record_without_a_box_is_refused_or_dropped(data_dir, tmp_path,
+                                                      records, headboxes,
+                                                      caplog):
+    """Center (-1, -1), MPII's "no position": start-up stops naming the
+    record, or with bad_boxes='drop' leaves it out (named in the log) and
+    keeps every other person with its own head size; a scale outside the
+    sane range is kept with a warning."""
+    records = json.loads(json.dumps(records))
+    records[2]['center'] = [-1, -1]
+    records[4]['scale'] = 25.0
+    ann, mat = write_case(tmp_path, records, headboxes)
+    with pytest.raises(DatasetError) as info:
+        build_case(data_dir, ann, mat)
+    assert str(info.value) == (
+        f'{ann}, record 2: center [-1, -1] is MPII\'s "no position" marker: '
+        "no person box to crop (1 such record(s) in the file; "
+        "bad_boxes='drop' leaves them out)")
+    full = build(data_dir)
+    dataset = MPIIPoseDataset(
+        ann_file=ann,
+        headbox_file=mat,
+        data_prefix=dict(img=str(data_dir / 'images')),
+        test_mode=True,
+        bad_boxes='drop')
+    assert [dataset.get_data_info(i)['id'] for i in range(4)] == [0, 1, 3, 4]
+    assert dataset.get_data_info(2)['head_size'] == \
+        full.get_data_info(3)['head_size']
+    assert list(dataset.dropped) == [2]
+    assert dataset.scale_warnings == {
+        4:
+        f'{ann}, record 4: scale 25 outside the sane range 0.2-20 '
+        '(person height 40-4000 px)'
+    }
+    with pytest.raises(ValueError, match='bad_boxes must be one of'):
+        build(data_dir, bad_boxes='skip')

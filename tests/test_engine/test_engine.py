@@ -9,7 +9,7 @@ from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
 
 from hourglass_plugin.engine import (AtomicLocalBackend,
-                                     CPUDistributedDataParallel,
+                                     CPUDistributedDataParallel, LaunchError,
                                      setup_cpu_distributed)
 
 
@@ -64,7 +64,7 @@ def test_setup_cpu_distributed_needs_torchrun_env(monkeypatch):
         pytest.skip('CPU-only behaviour')
     for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
         monkeypatch.delenv(key, raising=False)
-    with pytest.raises(RuntimeError, match='torchrun'):
+    with pytest.raises(LaunchError, match='torchrun; missing RANK'):
         setup_cpu_distributed(Config(dict()), 'pytorch')
 
 
@@ -77,6 +77,8 @@ def test_cpu_ddp_wrapper_drops_device_ids(monkeypatch):
         module = torch.nn.Linear(2, 1)
         wrapped = CPUDistributedDataParallel(module, device_ids=[0])
         assert wrapped.device_ids is None
+        # buffers: mmengine's GPU wrapping (broadcast_buffers=False)
+        assert wrapped.broadcast_buffers is False
         out = wrapped(torch.ones(3, 2))
         assert out.shape == (3, 1)
     finally:

@@ -64,3 +64,21 @@ def test_signal_can_be_changed_or_disabled(tmp_path):
         args = log.read_text().split()
         assert [a for a in args if a.startswith('--signal')
                 ] == ([expected] if expected else [])
+
+
+def test_gpu_request_follows_gpus_per_node_or_is_dropped(tmp_path):
+    """``--gres=gpu:<GPUS_PER_NODE>`` by default; ``GRES=`` (CPU-only nodes)
+    requests no GPU."""
+    log = tmp_path / 'calls.txt'
+    fake_slurm(tmp_path / 'bin', log)
+    path = f'{tmp_path / "bin"}:{os.environ["PATH"]}'
+    for extra, expected in [(dict(GPUS_PER_NODE='4'), ['--gres=gpu:4']),
+                            (dict(GRES=''), [])]:
+        log.unlink(missing_ok=True)
+        subprocess.run(['bash', 'tools/slurm_train.sh', 'p', 'j', 'c.py', 'w'],
+                       cwd=REPO_ROOT,
+                       env=dict(os.environ, PATH=path, **extra),
+                       check=True,
+                       timeout=60)
+        args = log.read_text().split()
+        assert [a for a in args if a.startswith('--gres')] == expected
