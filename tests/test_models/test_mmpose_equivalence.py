@@ -172,6 +172,11 @@ def test_load_from_and_resume_take_mmpose_checkpoints(tmp_path, capfd,
     cfg = Config.fromfile(
         str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py'))
     cfg.work_dir = str(tmp_path / 'work')
+    # HG-52's classes and keys at 2 hourglass levels: the same load path
+    cfg.model.backbone.update(
+        downsample_times=2,
+        stage_channels=(256, 256, 384),
+        stage_blocks=(1, 1, 2))
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader']
         loader.update(num_workers=0, persistent_workers=False, batch_size=2)
