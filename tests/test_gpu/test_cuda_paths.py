@@ -199,9 +199,14 @@ def test_onnx_export_of_a_cuda_model(amp_run, tmp_path):
     assert next(model.parameters()).is_cuda  # the model stays on the GPU
     torch.manual_seed(0)
     crops = torch.randn(2, 3, 128, 128)
-    with torch.no_grad():
-        feats = model.extract_feat(crops.cuda())
-        expected = model.head.forward(feats)[-1].cpu().numpy()
+    tf32 = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False  # an fp32 reference
+    try:
+        with torch.no_grad():
+            feats = model.extract_feat(crops.cuda())
+            expected = model.head.forward(feats)[-1].cpu().numpy()
+    finally:
+        torch.backends.cudnn.allow_tf32 = tf32
     session = ort.InferenceSession(
         onnx_file, providers=['CPUExecutionProvider'])
     name = session.get_inputs()[0].name
