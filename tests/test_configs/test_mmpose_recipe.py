@@ -136,7 +136,7 @@ def test_same_seed_gives_mmposes_augmented_targets_and_weights(datasets_256):
                 sb.metainfo['input_scale'],
                 rtol=1e-6)
             diff = (a['inputs'].int() - b['inputs'].int()).abs()
-            assert diff.max() <= 8 and (diff > 0).float().mean() < 1e-3
+            assert diff.max() <= 8 and (diff > 0).float().mean() < 5e-3
     assert flips == {True, False}  # both branches of the augmentation ran
 
 
