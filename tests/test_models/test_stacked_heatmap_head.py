@@ -44,7 +44,7 @@ def test_loss_is_sum_over_stacks():
     weights = torch.cat([s.gt_instance_labels.keypoint_weights for s in batch])
     mse = KeypointMSELoss(use_target_weight=True)
     per_stack = [mse(h, gt, weights) for h in heatmaps]
-    assert len(set(float(v) for v in per_stack)) == 3  # stacks differ
+    assert len(set(v.item() for v in per_stack)) == 3  # stacks differ
     assert torch.allclose(losses['loss_kpt'], sum(per_stack))
     for s in range(3):
         assert torch.allclose(losses[f'kpt_stack{s}'], per_stack[s])
