@@ -1,6 +1,6 @@
 # Newell et al. 2016, 8-stack hourglass on MPII: 256x256 input -> 64x64
 # heatmaps, Gaussian sigma 1 px, loss on every stack (intermediate
-# supervision), RMSprop 2.5e-4 (Sec. 5.1).
+# supervision), RMSprop 2.5e-4 ("Training Details"; docs/recipes.md).
 # Effective batch size: 1 GPU x 6 (the reference code's trainBatch). With more
 # GPUs pass --auto-scale-lr: lr scales by N*6/6.
 _base_ = [
@@ -17,9 +17,10 @@ codec = dict(
 
 model = dict(backbone=dict(num_stacks=8), head=dict(decoder=codec))
 
-# Sec. 5.1: rotation +-30 deg, scaling .75-1.25, flip; the reference code
-# (pose-hg-train) rotates 40% of samples and jitters colour per channel;
-# mmpose's PhotometricDistortion is the closest library transform.
+# Newell et al. 2016, "Training Details": rotation +-30 deg, scaling
+# .75-1.25; flip; the Torch code (pose-hg-train) rotates 40% of samples and
+# jitters colour per channel; mmpose's PhotometricDistortion is the closest
+# library transform (docs/recipes.md sets every setting beside the sources).
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),

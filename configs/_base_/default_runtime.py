@@ -21,6 +21,9 @@ default_hooks = dict(
     visualization=dict(type='PoseVisualizationHook', enable=False))
 
 custom_hooks = [
+    # refuse mmpose's MpiiPCKAccuracy on our 0-based MPIIPoseDataset (it
+    # would score every prediction 1 px off); docs/evaluation.md
+    dict(type='KeypointOriginCheckHook'),
     # synchronise BN running statistics across ranks at the end of each epoch
     dict(type='SyncBuffersHook'),
     # augmentation draws depend only on (seed, epoch, rank): resumable runs

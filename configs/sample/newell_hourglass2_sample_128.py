@@ -41,6 +41,8 @@ val_dataloader = dict(
     dataset=dict(data_root='data/', pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
+# one process x 5 people; --auto-scale-lr scales by N*5/5
+auto_scale_lr = dict(base_batch_size=5)
 train_cfg = dict(max_epochs=150, val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='RMSprop', lr=2.5e-3))
 param_scheduler = [

@@ -16,8 +16,8 @@ from ..engine.data_check import (ImageLoadFailure, check_samples,
                                  find_image_loader, guard_image_loading)
 from ..engine.errors import (BadSampleError, DatasetCheckError, DatasetError,
                              TooManyBadSamplesError)
-from ..mpii import (MPII_HEAD_JOINTS, NUM_MPII_JOINTS, head_sizes,
-                    load_headboxes)
+from ..mpii import (KEYPOINT_ORIGIN, MPII_HEAD_JOINTS, NUM_MPII_JOINTS,
+                    ZERO_BASED, head_sizes, load_headboxes)
 
 NUM_JOINTS = NUM_MPII_JOINTS
 #: MPII ``scale`` is the person height in units of 200 pixels.
@@ -190,6 +190,15 @@ class MPIIPoseDataset(MpiiDataset):
             lazy_init=lazy_init,
             max_refetch=max_refetch)
         guard_image_loading(self.pipeline)
+
+    @classmethod
+    def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
+        """mmpose's MPII metainfo plus ``keypoint_origin='0-based'``, the
+        convention ``MPIIPCKhMetric`` and ``KeypointOriginCheckHook``
+        check."""
+        metainfo = super()._load_metainfo(metainfo)
+        metainfo[KEYPOINT_ORIGIN] = ZERO_BASED
+        return metainfo
 
     def filter_data(self) -> List[dict]:
         """mmpose's filtering, then, with ``check_images``, the pre-flight

@@ -8,6 +8,7 @@ from mmpose.registry import METRICS
 
 from ..mpii import NUM_MPII_JOINTS, PCKH_GROUPS
 from .functional import mpii_pckh
+from .keypoint_origin import require_zero_based
 from .prediction_files import save_pred_mat
 
 NUM_JOINTS = NUM_MPII_JOINTS
@@ -30,7 +31,10 @@ class MPIIPCKhMetric(BaseMetric):
     annotations once, at load time), so they are compared without any shift.
     mmpose's ``MpiiPCKAccuracy`` instead adds 1 to the predictions, because
     its ``MpiiDataset`` keeps the ground-truth joints 1-based; both give the
-    same numbers on the same people (tested).
+    same numbers on the same people (tested). The dataset's metainfo must
+    say so (``keypoint_origin='0-based'``, set by ``MPIIPoseDataset``):
+    paired with mmpose's ``MpiiDataset`` the metric refuses to start instead
+    of scoring every prediction 1 px off.
 
     Each data sample (one person, top-down) must carry
     ``pred_instances.keypoints`` (1, 16, 2), ``gt_instances.keypoints``
@@ -56,6 +60,9 @@ class MPIIPCKhMetric(BaseMetric):
             default, like mmpose's ``MpiiPCKAccuracy``.
 
     Raises:
+        KeypointOriginError: (``dataset_meta``, set by mmengine when a
+            validation or test loop is built) a dataset whose metainfo lacks
+            ``keypoint_origin='0-based'``, such as mmpose's ``MpiiDataset``.
         ValueError: (``process``) a data sample without ``head_size`` or
             with joint arrays of the wrong shape (names the sample);
             (``compute_metrics``) missing/duplicate/non-contiguous person
@@ -75,6 +82,14 @@ class MPIIPCKhMetric(BaseMetric):
         self.weighted = weighted
         self.inclusive = inclusive
         self.pred_mat_file = pred_mat_file
+
+    @BaseMetric.dataset_meta.setter
+    def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
+        """Keep the dataset's metainfo after checking that its keypoints
+        are 0-based (:func:`~.keypoint_origin.require_zero_based`)."""
+        if dataset_meta is not None:
+            require_zero_based(type(self).__name__, dataset_meta)
+        BaseMetric.dataset_meta.fset(self, dataset_meta)
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store each person's prediction, ground truth and head size.

@@ -58,3 +58,15 @@ PCKH_MEAN_JOINTS: Tuple[int,
                         ...] = tuple(i
                                      for i, name in enumerate(MPII_JOINT_NAMES)
                                      if name not in ('pelvis', 'thorax'))
+
+#: ``dataset_meta`` key naming where a dataset's keypoint coordinates start.
+#: ``MPIIPoseDataset`` sets it to :data:`ZERO_BASED`; mmpose's
+#: ``MpiiDataset`` sets nothing (its joints keep MPII's 1-based MATLAB
+#: pixels while its box centres are 0-based, and ``MpiiPCKAccuracy`` adds 1
+#: to the predictions to match). ``MPIIPCKhMetric`` and
+#: ``KeypointOriginCheckHook`` read it.
+KEYPOINT_ORIGIN = 'keypoint_origin'
+
+#: Keypoints, box centres and predictions all in 0-based image pixels (the
+#: centre of the top-left pixel is (0, 0)), as HRNet and mmpose 0.x.
+ZERO_BASED = '0-based'

@@ -1,7 +1,8 @@
-# Newell et al. 2016, Sec. 5.1: RMSprop, learning rate 2.5e-4, dropped once by
-# a factor of 5 when validation accuracy plateaus. The original Torch code
-# trains 100 "epochs" of 8000 batches of 6 (~2.2 MPII epochs each); we use 200
-# MPII epochs with the drop at epoch 150 as a fixed-schedule equivalent.
+# Newell et al. 2016, "Training Details": RMSprop, learning rate 2.5e-4,
+# dropped once by a factor of 5 when validation accuracy plateaus. The
+# original Torch code trains 100 "epochs" of 8000 batches of 6 (~2.2 MPII
+# epochs each); we use 200 MPII epochs with the drop at epoch 150 as a
+# fixed-schedule equivalent.
 # mmengine's epoch loop that can also stop and resume mid-epoch (pre-emption:
 # hourglass_plugin.engine.PreemptionCheckpointHook).
 train_cfg = dict(
