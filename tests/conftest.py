@@ -60,7 +60,8 @@ def val_gt_dir() -> Path:
 
 
 @pytest.fixture(scope='session')
-def trained_sample(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+def trained_sample(
+        tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     """The main job, trained once per test session: ``tools/train.py`` on
     ``configs/sample/newell_hourglass2_sample_128.py`` (150 epochs on the 5
     people of data/, ~1.5 min on 2 cores). Returns ``config``,
@@ -68,17 +69,17 @@ def trained_sample(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     ``vis_data/scalars.json``). Tests that use it are ``slow``; they must
     not write into ``work_dir``."""
     work_dir = tmp_path_factory.mktemp('trained_sample')
-    subprocess.run(
-        [sys.executable, 'tools/train.py',
-         str(SAMPLE_CONFIG), '--work-dir',
-         str(work_dir)],
-        cwd=REPO_ROOT,
-        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
-        check=True,
-        stdout=subprocess.DEVNULL)
+    subprocess.run([
+        sys.executable, 'tools/train.py',
+        str(SAMPLE_CONFIG), '--work-dir',
+        str(work_dir)
+    ],
+                   cwd=REPO_ROOT,
+                   env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                   check=True,
+                   stdout=subprocess.DEVNULL)
     checkpoint = Path((work_dir / 'last_checkpoint').read_text().strip())
-    return dict(
-        config=SAMPLE_CONFIG, checkpoint=checkpoint, work_dir=work_dir)
+    return dict(config=SAMPLE_CONFIG, checkpoint=checkpoint, work_dir=work_dir)
 
 
 def load_tool(name: str) -> ModuleType:

@@ -27,9 +27,10 @@ from typing import List, Optional
 
 from hourglass_plugin.apis import (BACKENDS, HourglassTopdownInferencer,
                                    InferenceError, TopdownBatch,
-                                   build_pose_visualizer, check_device)
+                                   build_pose_visualizer)
 from hourglass_plugin.apis.options import (add_box_args, add_drawing_args,
                                            build_bbox_source, check_box_args)
+from hourglass_plugin.engine import check_device
 from hourglass_plugin.engine.cli import add_debug_arg, run_tool
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

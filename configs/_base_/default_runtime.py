@@ -1,6 +1,6 @@
 # Runtime shared by every hourglass_plugin config: mmpose's default runtime
 # plus the plugin import, atomic checkpoints, CPU-friendly distributed
-# settings and the fault-tolerance hooks (README "Failure behaviour").
+# settings and the fault-tolerance hooks (docs/failures.md).
 default_scope = 'mmpose'
 custom_imports = dict(imports=['hourglass_plugin'], allow_failed_imports=False)
 
@@ -8,9 +8,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # atomic writes: a run killed while saving never leaves a truncated .pth
+    # atomic writes: a run killed while saving never leaves a truncated .pth;
+    # old and best checkpoints are removed only after the new one is written
     checkpoint=dict(
-        type='CheckpointHook',
+        type='SafeCheckpointHook',
         interval=10,
         save_best='PCK',
         rule='greater',

@@ -9,7 +9,6 @@ mmdet, which training and evaluation do not need.
 from .batch import TopdownBatch, is_video, list_inputs, open_video
 from .bbox_sources import (BBoxSource, CocoDetectionFile, MMDetPersonDetector,
                            box_problems, check_bboxes, select_person_boxes)
-from .device import check_device, default_device
 from .errors import InferenceError
 from .image_io import load_image
 from .outputs import FAILURE_LIST, check_out_dir, output_names
@@ -21,7 +20,7 @@ __all__ = [
     'BACKENDS', 'BBoxSource', 'CocoDetectionFile', 'FAILURE_LIST',
     'HourglassTopdownInferencer', 'InferenceError', 'MMDetPersonDetector',
     'PersonPose', 'TopdownBatch', 'TopdownResult', 'box_problems',
-    'build_pose_visualizer', 'check_bboxes', 'check_device', 'check_out_dir',
-    'default_device', 'draw_result', 'is_video', 'list_inputs', 'load_image',
-    'open_video', 'output_names', 'select_person_boxes'
+    'build_pose_visualizer', 'check_bboxes', 'check_out_dir', 'draw_result',
+    'is_video', 'list_inputs', 'load_image', 'open_video', 'output_names',
+    'select_person_boxes'
 ]

@@ -26,9 +26,8 @@ from mmpose.apis import inference_topdown
 from mmpose.structures import PoseDataSample, merge_data_samples
 
 from ..deploy.backends import BACKENDS
-from ..engine import init_pose_model
+from ..engine import check_device, init_pose_model
 from .bbox_sources import BBoxSource, check_bboxes, select_person_boxes
-from .device import check_device
 from .image_io import ImageInput, load_image
 
 
@@ -104,8 +103,9 @@ class HourglassTopdownInferencer:
         pose_checkpoint (str, optional): checkpoint; None keeps the model's
             initial weights.
         device (str, optional): torch device (checked by
-            :func:`~.device.check_device`). Defaults to the one the machine
-            has: ``'cuda:0'`` when CUDA is available, else ``'cpu'``.
+            :func:`~hourglass_plugin.engine.check_device`). Defaults to the one
+            the machine has: ``'cuda:0'`` when CUDA is available, else
+            ``'cpu'``.
         bbox_source (BBoxSource, optional): where person boxes come from.
         bbox_thr (float): minimum box score. Defaults to 0.3.
         nms_thr (float): IoU threshold of box NMS. Defaults to 0.3.
@@ -134,7 +134,7 @@ class HourglassTopdownInferencer:
 
     Raises:
         ValueError: unknown ``backend``.
-        InferenceError: a ``device`` the machine does not have.
+        DeviceError: a ``device`` the machine does not have.
         CheckpointError: ``pose_checkpoint`` is not a checkpoint or does not
             fit the model (the message names the file, the config and the
             first mismatching keys).
@@ -172,6 +172,7 @@ class HourglassTopdownInferencer:
                 backend,
                 threads=threads,
                 onnx_file=onnx_file,
+                checkpoint=pose_checkpoint,
                 calib_data=calib_data,
                 spin_wait=False)  # the pipeline's PyTorch work needs the cores
             self.pose_estimator = BackendPoseEstimator(self.model, runner)

@@ -15,8 +15,8 @@ from typing import Any, Callable, List, NoReturn, Optional
 from mmengine.config import Config, DictAction
 
 from .errors import (CheckpointError, ConfigError, DatasetError, DeviceError,
-                     LaunchError, TrainingFault, WorkDirLockedError,
-                     fault_message)
+                     InputError, LaunchError, TrainingFault,
+                     WorkDirLockedError, fault_message)
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
@@ -79,11 +79,12 @@ def apply_runner_args(cfg: Config, args: argparse.Namespace) -> None:
 #: training faults (non-finite loss, bad samples, dataset check), a file
 #: that is not a checkpoint or does not fit the model, a malformed dataset,
 #: config parts that do not fit together, a device or launcher this machine
-#: lacks, a work dir in use, a missing file. Besides these, an ``OSError``
+#: lacks, a work dir in use, an unusable input or output path, a missing
+#: file. Besides these, an ``OSError``
 #: whose errno is in :data:`DISK_FULL_ERRNOS` (``No space left on device
 #: (<path>)``).
 ONE_LINE_ERRORS = (TrainingFault, CheckpointError, ConfigError, DatasetError,
-                   DeviceError, LaunchError, WorkDirLockedError,
+                   DeviceError, InputError, LaunchError, WorkDirLockedError,
                    FileNotFoundError)
 
 #: ``OSError`` errnos reported in one line: the disk or the quota is full.

@@ -1,18 +1,27 @@
-"""Checking a device string before anything is built on it."""
+"""The torch device to run on: the one the machine has by default, and a
+one-line refusal of a device it does not have."""
+from typing import Optional
+
 import torch
 
 from .errors import DeviceError
 
 
-def check_device(device: str) -> str:
+def default_device() -> str:
+    """``'cuda:0'`` when ``torch.cuda.is_available()``, else ``'cpu'``."""
+    return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+
+
+def check_device(device: Optional[str] = None) -> str:
     """``device`` if this machine has it.
 
     Args:
-        device (str): ``'cpu'``, ``'cuda'``, ``'cuda:<i>'`` (or any device
-            string torch parses).
+        device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:<i>'`` (or
+            any device string torch parses); None picks
+            :func:`default_device`.
 
     Returns:
-        str: ``device`` unchanged.
+        str: ``device`` unchanged (or the default).
 
     Raises:
         DeviceError: torch does not parse ``device`` (e.g. ``'gpu'``), or it
@@ -20,6 +29,8 @@ def check_device(device: str) -> str:
             than the index needs; one line naming the device and what this
             machine has.
     """
+    if device is None:
+        return default_device()
     try:
         parsed = torch.device(device)
     except (RuntimeError, TypeError) as err:

@@ -74,6 +74,12 @@ def fault_message(err: BaseException) -> str:
     return _REGISTRY_PREFIX.sub('', text)
 
 
+class InputError(ValueError):
+    """An input, option or output path the run cannot use (a missing
+    input, an output folder that would overwrite an input); the message
+    names it and says what to do."""
+
+
 class CheckpointError(ValueError):
     """A file given as a checkpoint is not one (truncated, empty, text, a
     foreign pickle), or its weights do not fit the model; the message names

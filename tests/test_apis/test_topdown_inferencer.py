@@ -17,11 +17,12 @@ from topdown_helpers import (assert_keypoints_in_crop, crop_center_size,
                              input_to_image, kept_person_boxes)
 
 from hourglass_plugin.apis import (CocoDetectionFile,
-                                   HourglassTopdownInferencer, InferenceError,
+                                   HourglassTopdownInferencer,
                                    MMDetPersonDetector, build_pose_visualizer,
-                                   default_device, draw_result, load_image,
+                                   draw_result, load_image,
                                    select_person_boxes, topdown_inferencer)
-from hourglass_plugin.engine import CheckpointError
+from hourglass_plugin.engine import (CheckpointError, DeviceError,
+                                     default_device)
 
 MPII_JOINTS = [
     'right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',
@@ -387,7 +388,7 @@ def test_inferencer_device_default_and_refusal(pose_config, pose_checkpoint,
     pose = HourglassTopdownInferencer(pose_config, pose_checkpoint)
     assert pose.device == 'cpu'
     assert next(pose.model.parameters()).device.type == 'cpu'
-    with pytest.raises(InferenceError, match="device 'cuda:0': CUDA is not"):
+    with pytest.raises(DeviceError, match="device 'cuda:0' needs a CUDA GPU"):
         HourglassTopdownInferencer(pose_config, pose_checkpoint, 'cuda:0')
 
 
