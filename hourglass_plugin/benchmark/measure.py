@@ -2,52 +2,26 @@
 process per variant (so memory figures do not mix), each with a time budget.
 
 A worker is ``python -m hourglass_plugin.benchmark.worker JOB.json``: it
-reads the job, measures and writes its record to ``job['out']``.
+reads the job, measures and writes its record to ``job['out']``. A worker
+that exits non-zero, writes nothing or overruns its budget gives a record
+with ``failed`` (the reason), never a silent gap.
 """
 import json
 import os
 import os.path as osp
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
 from typing import Dict
 
+import psutil
 import torch
 from mmengine.runner import CheckpointLoader
 
 from ..deploy.backends import ONNX_BACKENDS
 from .machine import median_seconds
-
-
-def rss_mb() -> float:
-    """Current resident memory of this process in MiB (Linux /proc)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False
-    when the kernel does not allow it."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory (VmHWM) of this process in MiB.
-
-    Raises:
-        RuntimeError: No VmHWM line in ``/proc/self/status``.
-    """
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError('no VmHWM in /proc/self/status')
 
 
 def evaluate_pckh(estimator, config_file: str, data_root: str,
@@ -109,29 +83,21 @@ def prepare_model(job: dict) -> dict:
     Args:
         job (dict): ``config``, ``checkpoint`` (or None), ``device``,
             ``work_dir``, ``name``, ``variants`` (to prepare), ``agreement``
-            (bool), ``calib_data`` (the data root of the real crops:
+            (bool) and ``calib_data`` (the data root of the real crops:
             ``mpii`` + ``coco_gt`` for the agreement, ``coco_det`` for int8
-            calibration; see ``deploy.crops``) and optionally
-            ``int8_keep_fp32`` (convolutions ``int8`` leaves fp32, see
-            ``deploy.prepare_onnx``).
+            calibration; see ``deploy.crops``).
 
     Returns:
-        dict: ``params``, ``source_params`` (the parameter count of the
-        network a converted checkpoint came from, ``meta.source_parameters``
-        written by ``tools/convert_checkpoint.py``; else None), ``macs``,
-        ``input_size`` ``[W, H]``, ``weights``, ``onnx`` (variant -> file),
-        ``reference`` (file, when agreement is measured) and
-        ``agreement_floor``: the share of joints the fp32 network keeps
-        within 1 heatmap px when its input gets +-1 grey level of noise
-        (``deploy.input_noise_floor``, all crops; None without agreement);
-        with an ``int8`` variant, ``int8_mac_share``: the share of the
-        convolution MACs its model runs in int8.
+        dict: ``params``, ``source_params`` (``meta.source_parameters`` of a
+        converted checkpoint, written by ``tools/convert_checkpoint.py``;
+        else None), ``macs``, ``input_size`` ``[W, H]``, ``weights``,
+        ``onnx`` (variant -> file) and ``reference`` (file of the crops and
+        their eager heatmaps, when agreement is measured).
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
     """
-    from ..deploy import (crop_sources, dataset_crops, input_noise_floor,
-                          int8_mac_share, onnx_paths, pooled_share,
+    from ..deploy import (crop_sources, dataset_crops, onnx_paths,
                           prepare_onnx, reference_heatmaps)
     from ..deploy.model_zoo import load_pose_model
     from .complexity import model_complexity
@@ -142,37 +108,28 @@ def prepare_model(job: dict) -> dict:
         weights = osp.join(job['work_dir'], f'{job["name"]}_random_init.pth')
         torch.save(model.state_dict(), weights)
     cost = model_complexity(model)
-    source_params = None
+    meta = {}
     if job['checkpoint']:
         meta = CheckpointLoader.load_checkpoint(
             job['checkpoint'], map_location='cpu').get('meta') or {}
-        source_params = meta.get('source_parameters')
     out = dict(
         params=cost['params'],
-        source_params=source_params,
+        source_params=meta.get('source_parameters'),
         macs=cost['macs'],
         input_size=list(cost['input_size']),
         weights=weights,
-        onnx={},
-        agreement_floor=None)
+        onnx={})
     for stale in onnx_paths(job['work_dir'], job['name']).values():
         if osp.isfile(stale):  # from another run, maybe other weights
             os.remove(stale)
-    for variant in job['variants']:
-        if variant in ONNX_BACKENDS:  # one fp32 export for all of them
-            out['onnx'][variant] = prepare_onnx(
-                model,
-                variant,
-                job['work_dir'],
-                name=job['name'],
-                calib_data=job['calib_data'],
-                reuse=True,
-                int8_keep_fp32=job.get('int8_keep_fp32', 0)
-                if variant == 'int8' else 0)
-    if 'int8' in out['onnx']:
-        out['int8_mac_share'] = int8_mac_share(
-            onnx_paths(job['work_dir'], job['name'])['onnx'],
-            out['onnx']['int8'])
+    for variant in set(job['variants']) & set(ONNX_BACKENDS):
+        out['onnx'][variant] = prepare_onnx(
+            model,
+            variant,
+            job['work_dir'],
+            name=job['name'],
+            calib_data=job['calib_data'],
+            reuse=True)  # one fp32 export for all of them
     if job['agreement'] and set(job['variants']) - {'eager', 'pytorch'}:
         sources = crop_sources(job['calib_data'])
         crops = {
@@ -185,8 +142,6 @@ def prepare_model(job: dict) -> dict:
                 f'{job["calib_data"]} (annotations/mpii_val.json or '
                 'coco_multi/test_coco.json)')
         refs = {k: reference_heatmaps(model, v) for k, v in crops.items()}
-        out['agreement_floor'] = pooled_share(
-            input_noise_floor(model, v) for v in crops.values())
         out['reference'] = osp.join(job['work_dir'], f'{job["name"]}_ref.pt')
         torch.save(dict(crops=crops, heatmaps=refs), out['reference'])
     return out
@@ -194,63 +149,71 @@ def prepare_model(job: dict) -> dict:
 
 def measure_variant(job: dict) -> dict:
     """In a worker: latency, throughput, memory, agreement and PCKh of one
-    model and variant (see ``tools/benchmark.py`` for each figure)."""
+    model and variant (the fields: see ``docs/benchmark.md``).
+
+    Memory: on the CPU the peak resident memory of the worker up to the end
+    of timing (``ru_maxrss``: loading included) minus its resident memory
+    after imports; on CUDA ``torch.cuda.max_memory_allocated`` for PyTorch
+    variants and None for ONNX Runtime (its allocations are invisible to
+    torch; ``peak_mem_note`` says so).
+    """
     from ..deploy import (BackendPoseEstimator, OrtHeatmapRunner,
                           build_heatmap_runner, keypoint_agreement)
     from ..deploy.model_zoo import load_pose_model
     device, variant = job['device'], job['variant']
     width, height = job['input_size']
-    base_mb = rss_mb()
+    base_mb = psutil.Process().memory_info().rss / 2**20
     cuda = device.startswith('cuda')
     model = None
     if variant in ONNX_BACKENDS:
-        runner = OrtHeatmapRunner(
-            job['onnx_file'], threads=job['threads'], device=device)
+        runner = OrtHeatmapRunner(job['onnx_file'], job['threads'], device)
     else:
         model = load_pose_model(job['config'], job['weights'], device)
         runner = build_heatmap_runner(model, variant, threads=job['threads'])
     gen = torch.Generator().manual_seed(0)
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    has_hwm = reset_peak_rss()
     latency = {}
     for bs in job['batch_sizes']:
         inputs = torch.randn(bs, 3, height, width, generator=gen).to(device)
         large = bs >= 8
-        seconds = median_seconds(
+        latency[str(bs)] = 1e3 * median_seconds(
             lambda: runner(inputs), 1 if large else job['warmup'],
-            job['repeats_large'] if large else job['repeats'], device)
-        latency[str(bs)] = seconds * 1e3
-    if cuda:
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        peak = (peak_rss_mb() if has_hwm else rss_mb()) - base_mb
+            job['repeats_large'] if large else job['repeats'])
     record = dict(
         latency_ms=latency,
         latency_ms_b1=latency.get('1'),
         throughput={
             bs: int(bs) * 1e3 / ms
             for bs, ms in latency.items()
-        },
-        peak_mem_mb=round(peak, 1))
+        })
     record['throughput_b32'] = record['throughput'].get('32')
-    if model is None:
-        model = load_pose_model(job['config'], job['weights'], device)
+    if cuda and variant in ONNX_BACKENDS:
+        record.update(
+            peak_mem_mb=None,
+            peak_mem_note='n/a: ONNX Runtime allocates GPU memory outside '
+            "torch's allocator")
+    elif cuda:
+        record['peak_mem_mb'] = round(
+            torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        record['peak_mem_mb'] = round(peak - base_mb, 1)
+    model = model or load_pose_model(job['config'], job['weights'], device)
     if job.get('reference'):
         ref = torch.load(job['reference'])
-        detail, shares, diffs = {}, [], []
+        detail = {}
         for name, crops in ref['crops'].items():
             test = torch.cat(
                 [runner(c.to(device)).cpu() for c in crops.split(8)])
-            agree = keypoint_agreement(model, ref['heatmaps'][name], test,
-                                       (width, height))
-            detail[name] = agree
-            shares.append((agree['share'], agree['joints']))
-            diffs.append(agree['max_abs_diff'])
-        joints = sum(n for _, n in shares)
-        record['kpt_agreement'] = sum(s * n for s, n in shares) / joints
-        record['kpt_agreement_detail'] = detail
-        record['max_abs_diff'] = max(diffs)
+            detail[name] = keypoint_agreement(model, ref['heatmaps'][name],
+                                              test, (width, height))
+        joints = sum(a['joints'] for a in detail.values())
+        record.update(
+            kpt_agreement=sum(a['share'] * a['joints']
+                              for a in detail.values()) / joints,
+            kpt_agreement_detail=detail,
+            max_abs_diff=max(a['max_abs_diff'] for a in detail.values()))
     if job.get('data_root') and job['checkpoint']:
         estimator = model if variant in ('eager', 'pytorch') else \
             BackendPoseEstimator(model, runner)
@@ -271,8 +234,9 @@ def run_worker(job: dict, threads: int, budget_s: float) -> dict:
             (``torch.compile`` starts compiler processes) is killed after it.
 
     Returns:
-        dict: The worker's record, or ``{'skipped': reason}`` when it ran
-        out of time or failed (its output then goes to stderr).
+        dict: The worker's record, or ``{'failed': reason}`` when it ran out
+        of time, exited non-zero or wrote nothing (its output then goes to
+        stderr).
     """
     env = dict(
         os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -292,12 +256,12 @@ def run_worker(job: dict, threads: int, budget_s: float) -> dict:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            return dict(skipped=f'stopped after its {budget_s:g} s time '
+            return dict(failed=f'stopped after its {budget_s:g} s time '
                         'budget (--worker-budget)')
         if proc.returncode != 0 or not osp.isfile(out_file):
             print(output, file=sys.stderr)
             last = (output.strip().splitlines() or [''])[-1][:160]
-            return dict(skipped=f'worker failed (exit code '
+            return dict(failed=f'worker failed (exit code '
                         f'{proc.returncode}): {last}')
         with open(out_file) as f:
             return json.load(f)

@@ -2,21 +2,17 @@
 (``tools/topdown_demo.py --det-json``) on the embedded multi-person images.
 
 Per image, as ``HourglassTopdownInferencer`` + ``draw_result`` do it:
-
-* ``load``: ``apis.load_image`` (decode, EXIF rotation);
-* ``boxes``: the detection file's boxes for the image,
-  ``select_person_boxes`` (score >= 0.3, NMS 0.3);
-* ``crop``: mmpose's test pipeline per box (``GetBBoxCenterScale``,
-  ``TopdownAffine``), collation, ``data_preprocessor`` and packing of the
-  results -- the inferencer's call minus the two timed stages inside it;
-* ``network``: the backend's ``crops -> heatmaps`` on all people of the image
-  as one batch, with the config's flip test (2N crops), and, measured apart,
-  ``network_noflip`` (N crops, flip test off);
-* ``decode``: ``head.decode`` (argmax + refinement) and the mapping back to
-  image pixels (``add_pred_to_datasample``);
-* ``draw``: mmpose's ``PoseLocalVisualizer`` via ``apis.draw_result``.
+``load`` (``apis.load_image``), ``boxes`` (the detection file's boxes,
+``select_person_boxes``: score >= ``bbox_thr``, NMS 0.3), ``crop`` (the
+inferencer's call minus the network and decoding: test pipeline per box,
+collation, ``data_preprocessor``, packing), ``network`` (the backend on all
+people of the image as one batch, with the config's flip test: 2N crops;
+``network_noflip``: the same without flip test, N crops), ``decode``
+(``head.decode`` and ``add_pred_to_datasample``) and ``draw`` (mmpose's
+``PoseLocalVisualizer`` via ``apis.draw_result``).
 """
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
@@ -25,18 +21,24 @@ import torch
 STAGES = ('load', 'boxes', 'crop', 'network', 'decode', 'draw')
 
 
-class _Timed:
-    """Wrap a callable and add its wall time to ``clock[key]``."""
+@contextmanager
+def _stage(clock: Dict[str, float], key: str):
+    """Add the wall time of the ``with`` block to ``clock[key]``."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        clock[key] += time.perf_counter() - start
 
-    def __init__(self, fn: Callable, clock: Dict[str, float], key: str):
-        self.fn, self.clock, self.key = fn, clock, key
 
-    def __call__(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.clock[self.key] += time.perf_counter() - start
+def _timed(fn: Callable, clock: Dict[str, float], key: str) -> Callable:
+    """``fn`` with its wall time added to ``clock[key]`` at every call."""
+
+    def wrapper(*args, **kwargs):
+        with _stage(clock, key):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def run_pipeline(spec: dict,
@@ -60,9 +62,9 @@ def run_pipeline(spec: dict,
         bbox_thr (float): Detection score threshold (the demo's default).
 
     Returns:
-        list[dict]: Per variant: ``images``, ``people``, ``images_per_s``,
-        ``people_per_s``, ``ms_per_image`` (stage -> ms), ``share`` (stage
-        -> fraction of the total with flip test), ``network_noflip_ms``,
+        list[dict]: Per variant: ``images``, ``people`` (per pass),
+        ``images_per_s``, ``people_per_s``, ``ms_per_image`` (stage -> ms),
+        ``share`` (stage -> fraction of the total), ``network_noflip_ms``,
         ``dominant`` (the largest stage).
 
     Raises:
@@ -82,21 +84,19 @@ def run_pipeline(spec: dict,
     torch.set_num_threads(threads)
     records = []
     for variant in variants:
-        backend = 'eager' if variant == 'pytorch' else variant
         inferencer = HourglassTopdownInferencer(
             spec['config'],
             spec['checkpoint'],
             device=device,
-            backend=backend,
+            backend='eager' if variant == 'pytorch' else variant,
             threads=threads,
             calib_data=data_root)
-        model = inferencer.model
+        model, estimator = inferencer.model, inferencer.pose_estimator
         visualizer = build_pose_visualizer(model.cfg, inferencer.dataset_meta)
-        clock = dict.fromkeys(STAGES + ('inferencer', 'network_noflip'), 0.0)
-        estimator = inferencer.pose_estimator
-        estimator.runner = _Timed(estimator.runner, clock, 'network')
-        model.head.decode = _Timed(model.head.decode, clock, 'decode')
-        model.add_pred_to_datasample = _Timed(model.add_pred_to_datasample,
+        clock = dict.fromkeys(STAGES + ('call', 'network_noflip'), 0.0)
+        estimator.runner = _timed(estimator.runner, clock, 'network')
+        model.head.decode = _timed(model.head.decode, clock, 'decode')
+        model.add_pred_to_datasample = _timed(model.add_pred_to_datasample,
                                               clock, 'decode')
         people = 0
         for index in range(passes + 1):
@@ -104,15 +104,23 @@ def run_pipeline(spec: dict,
                 clock.update(dict.fromkeys(clock, 0.0))
                 people = 0
             for path in images:
-                people += _one_image(path, clock, inferencer, source,
-                                     visualizer, load_image,
-                                     select_person_boxes, draw_result,
-                                     bbox_thr)
-        clock['crop'] = clock.pop('inferencer') - clock['network'] - \
-            clock['decode']
-        total = sum(clock[s] for s in STAGES)
-        count = passes * len(images)
-        ms = {s: clock[s] * 1e3 / count for s in STAGES}
+                with _stage(clock, 'load'):
+                    image = load_image(str(path))
+                with _stage(clock, 'boxes'):
+                    boxes, scores = select_person_boxes(
+                        *source(image, str(path), None), image.shape[:2],
+                        str(path), bbox_thr, 0.3)
+                with _stage(clock, 'call'):
+                    result = inferencer(
+                        image, bboxes=boxes, bbox_scores=scores)
+                with _stage(clock, 'draw'):
+                    draw_result(visualizer, result)
+                people += len(boxes)
+                if len(boxes):
+                    clock['network_noflip'] += _noflip_seconds(
+                        inferencer, image, boxes, clock)
+        clock['crop'] = clock['call'] - clock['network'] - clock['decode']
+        total, count = sum(clock[s] for s in STAGES), passes * len(images)
         records.append(
             dict(
                 name=spec['name'],
@@ -123,7 +131,8 @@ def run_pipeline(spec: dict,
                 people=people // passes,
                 images_per_s=count / total,
                 people_per_s=people / total,
-                ms_per_image=ms,
+                ms_per_image={s: clock[s] * 1e3 / count
+                              for s in STAGES},
                 share={s: clock[s] / total
                        for s in STAGES},
                 network_noflip_ms=clock['network_noflip'] * 1e3 / count,
@@ -131,43 +140,29 @@ def run_pipeline(spec: dict,
     return records
 
 
-def _one_image(path, clock, inferencer, source, visualizer, load_image,
-               select_person_boxes, draw_result, bbox_thr) -> int:
-    """Run and time one image; return its number of people."""
-    start = time.perf_counter()
-    image = load_image(str(path))
-    clock['load'] += time.perf_counter() - start
-    start = time.perf_counter()
-    boxes, scores = source(image, str(path), None)
-    boxes, scores = select_person_boxes(boxes, scores, image.shape[:2],
-                                        str(path), bbox_thr, 0.3)
-    clock['boxes'] += time.perf_counter() - start
-    start = time.perf_counter()
-    result = inferencer(image, bboxes=boxes, bbox_scores=scores)
-    clock['inferencer'] += time.perf_counter() - start
-    start = time.perf_counter()
-    draw_result(visualizer, result)
-    clock['draw'] += time.perf_counter() - start
-    if len(boxes):
-        test_cfg = inferencer.model.test_cfg
-        flip, test_cfg['flip_test'] = test_cfg.get('flip_test', False), False
-        saved = dict(clock)
-        try:
-            inferencer.forward_pose(image, boxes)
-        finally:
-            test_cfg['flip_test'] = flip
-        clock['network_noflip'] += clock['network'] - saved['network']
-        clock.update(network=saved['network'], decode=saved['decode'])
-    return len(boxes)
+def _noflip_seconds(inferencer, image, boxes, clock: Dict[str,
+                                                          float]) -> float:
+    """The network's seconds on ``boxes`` with the flip test off (the clock's
+    ``network`` and ``decode`` are left as they were)."""
+    test_cfg, before = inferencer.model.test_cfg, dict(clock)
+    flip, test_cfg['flip_test'] = test_cfg.get('flip_test', False), False
+    try:
+        inferencer.forward_pose(image, boxes)
+    finally:
+        test_cfg['flip_test'] = flip
+    seconds = clock['network'] - before['network']
+    clock.update(network=before['network'], decode=before['decode'])
+    return seconds
 
 
 def pipeline_markdown(records: List[dict]) -> str:
     """The pipeline timings as a Markdown table plus one sentence per
     variant naming the dominant stage."""
-    head = ('| model | variant | images/s | people/s | ' +
-            ' | '.join(f'{s} ms (%)'
-                       for s in STAGES) + ' | network w/o flip ms |')
-    lines = [head, '|---|---|' + '---:|' * (len(STAGES) + 3)]
+    lines = [
+        '| model | variant | images/s | people/s | ' +
+        ' | '.join(f'{s} ms (%)' for s in STAGES) + ' | network w/o flip ms |',
+        '|---|---|' + '---:|' * (len(STAGES) + 3)
+    ]
     for r in records:
         cells = ' | '.join(f'{r["ms_per_image"][s]:.1f} '
                            f'({r["share"][s]:.0%})' for s in STAGES)
@@ -175,8 +170,9 @@ def pipeline_markdown(records: List[dict]) -> str:
                      f'{r["images_per_s"]:.2f} | {r["people_per_s"]:.2f} | '
                      f'{cells} | {r["network_noflip_ms"]:.1f} |')
     lines.append('')
-    for r in records:
-        lines.append(f'- {r["variant"]}: {r["dominant"]} dominates '
-                     f'({r["share"][r["dominant"]]:.0%} of the time; '
-                     f'{r["images"]} images, {r["people"]} people per pass)')
+    lines += [
+        f'- {r["variant"]}: {r["dominant"]} dominates '
+        f'({r["share"][r["dominant"]]:.0%} of the time; {r["images"]} '
+        f'images, {r["people"]} people per pass)' for r in records
+    ]
     return '\n'.join(lines) + '\n'

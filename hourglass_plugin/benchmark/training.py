@@ -13,11 +13,11 @@ Training variants: ``fp32``; ``channels_last`` (model in NHWC memory format);
 ``tools/train.py --amp`` sets; CUDA only, reported as skipped elsewhere);
 ``amp+channels_last``.
 """
-import statistics
 import time
 from typing import List, Optional, Sequence
 
 import torch
+from torch.utils.benchmark import Timer
 
 from .report import _fmt
 
@@ -64,7 +64,7 @@ def run_training(
         data_root (str): Replaces the training dataset's ``data_root`` (the
             repository's ``data/``: 5 MPII people, HRNet json).
         batch_size (int): Samples per training step (repeating the data).
-        steps (int): Timed steps (after one untimed); the median is used.
+        steps (int): Timed steps (after one untimed), averaged.
         threads (int): torch threads.
         device (str): ``'cpu'`` or ``'cuda[:i]'``.
         pipeline_samples (int): Samples drawn to time the data pipeline.
@@ -73,7 +73,7 @@ def run_training(
     Returns:
         list[dict]: Per config and variant: ``name``, ``source``,
         ``variant``, ``input_size`` (W, H), ``batch_size``, ``step_s``
-        (median seconds per step), ``train_images_per_s``,
+        (mean seconds per step), ``train_images_per_s``,
         ``pipeline_images_per_s`` (one process), ``loss`` (of the last step,
         finite); or ``skipped`` with the reason and None for the figures.
 
@@ -127,8 +127,9 @@ def run_training(
 
 def _time_steps(cfg, variant: str, batch: dict, steps: int, device: str,
                 config: str) -> dict:
-    """Median ``step_s`` of ``steps`` timed training steps (one untimed
-    first) and the last ``loss``, for one training variant."""
+    """Mean ``step_s`` of ``steps`` training steps after one untimed
+    (``torch.utils.benchmark.Timer``, CUDA synchronised) and the last
+    ``loss``, for one training variant."""
     from mmengine.optim import build_optim_wrapper
     from mmpose.registry import MODELS
 
@@ -141,19 +142,19 @@ def _time_steps(cfg, variant: str, batch: dict, steps: int, device: str,
     if variant.startswith('amp'):
         use_amp(optim_cfg)
     optim_wrapper = build_optim_wrapper(model, optim_cfg)
-    times, loss = [], None
-    for _ in range(steps + 1):
-        if device.startswith('cuda'):
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        log_vars = model.train_step(batch, optim_wrapper)
-        if device.startswith('cuda'):
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-        loss = float(log_vars['loss'])
-    if not torch.isfinite(torch.tensor(loss)):
-        raise RuntimeError(f'{config} ({variant}): non-finite loss {loss}')
-    return dict(step_s=statistics.median(times[1:]), loss=loss)
+    losses = []
+
+    def step() -> None:
+        losses.append(float(model.train_step(batch, optim_wrapper)['loss']))
+
+    timer = Timer(
+        'step()', globals=dict(step=step), num_threads=torch.get_num_threads())
+    timer.timeit(1)
+    seconds = timer.timeit(steps).mean
+    if not torch.isfinite(torch.tensor(losses[-1])):
+        raise RuntimeError(f'{config} ({variant}): non-finite loss '
+                           f'{losses[-1]}')
+    return dict(step_s=seconds, loss=losses[-1])
 
 
 def training_markdown(records: Sequence[dict]) -> str:

@@ -7,7 +7,13 @@ dynamic; ``H, W`` are fixed at export (the hourglass needs sides that are
 multiples of 2^(levels+2), e.g. 128 for HG-52). Uses torch's TorchScript-based
 exporter (``dynamo=False``), which needs only ``onnx`` (the dynamo exporter
 would also need ``onnxscript``).
+
+The file records which weights it holds: ``metadata_props`` key
+:data:`WEIGHTS_KEY` = :func:`weights_fingerprint` of the exported model, so a
+runner built from a model and an ONNX file can refuse a file exported from
+other weights.
 """
+import hashlib
 import os
 import os.path as osp
 from typing import Optional, Tuple
@@ -19,6 +25,28 @@ from .heatmap_net import LastStackHeatmaps, model_input_size
 
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'heatmaps'
+#: ONNX ``metadata_props`` key holding :func:`weights_fingerprint`
+WEIGHTS_KEY = 'hourglass_plugin.weights_sha256'
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """SHA-256 over the model's state dict: every entry's name, dtype, shape
+    and bytes, in name order (parameters and buffers, BN statistics
+    included).
+
+    Args:
+        model (nn.Module): Any module (any device).
+
+    Returns:
+        str: 64 hex digits; equal for two models exactly when their state
+        dicts are equal.
+    """
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f'{name}|{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def export_onnx(pose_model: nn.Module,
@@ -36,7 +64,7 @@ def export_onnx(pose_model: nn.Module,
         opset (int): ONNX opset (>= 11 for nearest ``Resize``).
 
     Returns:
-        str: ``out_file``.
+        str: ``out_file``, with :data:`WEIGHTS_KEY` in its metadata.
 
     Raises:
         ValueError: If ``opset < 11``.
@@ -45,7 +73,7 @@ def export_onnx(pose_model: nn.Module,
     """
     if opset < 11:
         raise ValueError(f'opset must be >= 11, got {opset}')
-    import onnx  # noqa: F401  (torch.onnx needs it; fail early and clearly)
+    import onnx  # torch.onnx needs it: fail early and clearly
     width, height = input_size or model_input_size(pose_model)
     net = LastStackHeatmaps(pose_model).eval()
     device = next(pose_model.parameters()).device
@@ -69,4 +97,8 @@ def export_onnx(pose_model: nn.Module,
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False)
+    proto = onnx.load(out_file)
+    onnx.helper.set_model_props(proto,
+                                {WEIGHTS_KEY: weights_fingerprint(pose_model)})
+    onnx.save(proto, out_file)
     return out_file
