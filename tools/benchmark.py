@@ -88,7 +88,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.mode = 'pipeline' if args.pipeline else (
         'training' if args.training else 'inference')
-    given = {a.dest for a in p._actions if getattr(args, a.dest) != a.default}
+    given = {
+        a.dest
+        for a in p._actions if getattr(args, a.dest, a.default) != a.default
+    }
     refused = set(NOT_IN.get(
         args.mode,
         ())).union(*(v for k, v in ONLY.items() if k != args.mode)) & given

@@ -44,12 +44,12 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     model = load_pose_model(args.config, ckpt)
-    size = tuple(args.input_size or model_input_size(model))
-    export_onnx(model, args.out, input_size=size, opset=args.opset)
     sources = crop_sources(args.calib_data)
     if 'mpii' not in sources:
         raise FileNotFoundError(f'{args.calib_data}/annotations/'
                                 'mpii_val.json is needed to verify the export')
+    size = tuple(args.input_size or model_input_size(model))
+    export_onnx(model, args.out, input_size=size, opset=args.opset)
 
     def at_size(crops):
         return F.interpolate(

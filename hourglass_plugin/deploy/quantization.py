@@ -147,20 +147,20 @@ def quantize_int8(fp32_file: str,
                          f'quantised op types {STATIC_OP_TYPES}')
     if not osp.isfile(fp32_file):
         raise FileNotFoundError(f'ONNX file not found: {fp32_file}')
-    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    if mode == 'dynamic':
-        quantize_dynamic(
-            fp32_file,
-            out_file,
-            per_channel=per_channel,
-            weight_type=QuantType.QInt8)
-        return out_file
-    if calib_crops is None:
+    if mode == 'static' and calib_crops is None:
         raise ValueError('static int8 quantisation needs calib_crops: real '
                          'normalised crops (see deploy.crops)')
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         prepared = osp.join(tmp, 'prepared.onnx')
         quant_pre_process(fp32_file, prepared, skip_symbolic_shape=True)
+        if mode == 'dynamic':
+            quantize_dynamic(
+                prepared,
+                out_file,
+                per_channel=per_channel,
+                weight_type=QuantType.QInt8)
+            return out_file
         quantize_static(
             prepared,
             out_file,

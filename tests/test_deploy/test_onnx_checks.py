@@ -69,17 +69,18 @@ def test_cuda_without_the_provider_says_what_to_install(
 
 @pytest.mark.parametrize('backend', ['int8', 'int8-dynamic'])
 def test_int8_is_refused_on_cuda_with_the_reason(backend):
-    with pytest.raises(BackendUnavailableError,
-                       match=f'^{backend} on cuda:0: ONNX Runtime.s CUDA '
-                       'provider has no int8 kernels'):
+    with pytest.raises(
+            BackendUnavailableError,
+            match=f'^{backend} on cuda:0: ONNX Runtime.s CUDA '
+            'provider has no int8 kernels'):
         check_device(backend, 'cuda:0')
     check_device(backend, 'cpu')  # the CPU is int8's device
     check_device('onnx', 'cuda:0')
 
 
-def test_an_onnx_file_of_another_input_size_is_refused(
-        sample_model, tmp_path):
-    small = export_onnx(sample_model, str(tmp_path / 'at64x192.onnx'), (64, 192))
+def test_an_onnx_file_of_another_input_size_is_refused(sample_model, tmp_path):
+    small = export_onnx(sample_model, str(tmp_path / 'at64x192.onnx'),
+                        (64, 192))
     with pytest.raises(OnnxMismatchError) as err:
         build_heatmap_runner(sample_model, 'onnx', onnx_file=small)
     assert str(err.value) == (
