@@ -16,7 +16,7 @@ import sys
 
 from hourglass_plugin.benchmark import (TRAIN_VARIANTS, baseline,
                                         describe_machine, markdown,
-                                        model_specs, pipeline_markdown, plot,
+                                        model_specs, pipeline_markdown,
                                         ratio_lines, run_benchmark,
                                         run_pipeline, run_training,
                                         training_markdown, write_results)
@@ -29,7 +29,7 @@ DATA = osp.join(ROOT, 'data')
 ONLY = dict(
     inference=('mmpose_variants', 'batch_sizes', 'repeats', 'repeats_large',
                'warmup', 'gemm_size', 'worker_budget', 'allow_emulation',
-               'eval_batch_size', 'no_agreement', 'out_png'),
+               'eval_batch_size', 'no_agreement'),
     training=('train_batch', 'train_variants', 'train_steps'))
 NOT_IN = dict(
     pipeline=('data_root', 'work_dir'),
@@ -82,7 +82,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=TRAIN_VARIANTS,
         metavar='VARIANT')
     add('--train-steps', type=int, default=2)
-    for out in ('--out-json', '--out-md', '--out-png', '--out-dir'):
+    for out in ('--out-json', '--out-md', '--out-dir'):
         add(out)
     add_debug_arg(p)
     args = p.parse_args(argv)
@@ -134,8 +134,6 @@ def main(argv=None) -> int:
             not args.no_agreement, args.worker_budget, args.allow_emulation)
         table = markdown(records, meta)
         lines = ratio_lines(records, baseline(records))
-        if args.out_png:
-            plot(records, args.out_png)
     text = table + '\n' + ''.join(f'- {line}\n' for line in lines)
     print(text)
     if args.out_md:

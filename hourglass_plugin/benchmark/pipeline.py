@@ -2,17 +2,15 @@
 (``tools/topdown_demo.py --det-json``) on the embedded multi-person images.
 
 Per image, as ``HourglassTopdownInferencer`` + ``draw_result`` do it:
-``load`` (``apis.load_image``), ``boxes`` (the detection file's boxes,
-``select_person_boxes``: score >= ``bbox_thr``, NMS 0.3), ``crop`` (the
-inferencer's call minus the network and decoding: test pipeline per box,
+``load`` (``apis.load_image``), ``boxes`` (``select_person_boxes`` on the
+detection file's boxes: score >= ``bbox_thr``, NMS 0.3), ``crop`` (the
+inferencer's call minus network and decoding: test pipeline per box,
 collation, ``data_preprocessor``, packing), ``network`` (the backend on all
-people of the image as one batch, with the config's flip test: 2N crops;
-``network_noflip``: the same without flip test, N crops), ``decode``
-(``head.decode`` and ``add_pred_to_datasample``) and ``draw`` (mmpose's
-``PoseLocalVisualizer`` via ``apis.draw_result``).
+people of the image in one batch, with the config's flip test: 2N crops;
+``network_noflip``: N crops, flip test off), ``decode`` (``head.decode``,
+``add_pred_to_datasample``), ``draw`` (``apis.draw_result``).
 """
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
@@ -21,22 +19,15 @@ import torch
 STAGES = ('load', 'boxes', 'crop', 'network', 'decode', 'draw')
 
 
-@contextmanager
-def _stage(clock: Dict[str, float], key: str):
-    """Add the wall time of the ``with`` block to ``clock[key]``."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        clock[key] += time.perf_counter() - start
-
-
 def _timed(fn: Callable, clock: Dict[str, float], key: str) -> Callable:
     """``fn`` with its wall time added to ``clock[key]`` at every call."""
 
     def wrapper(*args, **kwargs):
-        with _stage(clock, key):
+        start = time.perf_counter()
+        try:
             return fn(*args, **kwargs)
+        finally:
+            clock[key] += time.perf_counter() - start
 
     return wrapper
 
@@ -48,18 +39,11 @@ def run_pipeline(spec: dict,
                  device: str = 'cpu',
                  passes: int = 2,
                  bbox_thr: float = 0.3) -> List[dict]:
-    """Time the top-down demo's work per backend.
-
-    Args:
-        spec (dict): A model spec (``config``, ``checkpoint``, ``name``).
-        variants (list[str]): ``hourglass_plugin.deploy`` backends
-            (``pytorch`` is timed as ``eager``, the same network).
-        data_root (str): Holds ``coco_multi/`` (images, ``test_coco.json``,
-            ``test_coco_det_AP_H_56.json``); also calibrates ``int8``.
-        threads (int): torch and ONNX Runtime threads.
-        device (str): ``'cpu'`` or ``'cuda[:i]'``.
-        passes (int): Timed passes over the images (after one untimed).
-        bbox_thr (float): Detection score threshold (the demo's default).
+    """Time the top-down demo's work per backend (``variants``; ``pytorch``
+    timed as ``eager``) of one model spec (``config``, ``checkpoint``,
+    ``name``) on ``data_root/coco_multi`` (images and
+    ``test_coco_det_AP_H_56.json``; ``data_root`` also calibrates ``int8``):
+    ``passes`` timed passes after one untimed, ``threads`` threads.
 
     Returns:
         list[dict]: Per variant: ``images``, ``people`` (per pass),
@@ -68,8 +52,7 @@ def run_pipeline(spec: dict,
         ``dominant`` (the largest stage).
 
     Raises:
-        FileNotFoundError: ``data_root`` has no ``coco_multi`` detection
-            file.
+        FileNotFoundError: No ``coco_multi`` detection file.
     """
     from ..apis import (CocoDetectionFile, HourglassTopdownInferencer,
                         build_pose_visualizer, draw_result, load_image,
@@ -84,41 +67,46 @@ def run_pipeline(spec: dict,
     torch.set_num_threads(threads)
     records = []
     for variant in variants:
-        inferencer = HourglassTopdownInferencer(
+        infer = HourglassTopdownInferencer(
             spec['config'],
             spec['checkpoint'],
-            device=device,
+            device,
             backend='eager' if variant == 'pytorch' else variant,
             threads=threads,
             calib_data=data_root)
-        model, estimator = inferencer.model, inferencer.pose_estimator
-        visualizer = build_pose_visualizer(model.cfg, inferencer.dataset_meta)
+        model, test_cfg = infer.model, infer.model.test_cfg
         clock = dict.fromkeys(STAGES + ('call', 'network_noflip'), 0.0)
-        estimator.runner = _timed(estimator.runner, clock, 'network')
-        model.head.decode = _timed(model.head.decode, clock, 'decode')
-        model.add_pred_to_datasample = _timed(model.add_pred_to_datasample,
-                                              clock, 'decode')
+        runner = infer.pose_estimator
+        runner.runner = _timed(runner.runner, clock, 'network')
+        for owner, name in ((model.head, 'decode'),
+                            (model, 'add_pred_to_datasample')):
+            setattr(owner, name, _timed(getattr(owner, name), clock, 'decode'))
+        load = _timed(load_image, clock, 'load')
+        pick = _timed(select_person_boxes, clock, 'boxes')
+        call = _timed(infer, clock, 'call')
+        draw = _timed(draw_result, clock, 'draw')
+        visualizer = build_pose_visualizer(model.cfg, infer.dataset_meta)
         people = 0
         for index in range(passes + 1):
             if index == 1:  # the first pass warms up (compile, caches)
                 clock.update(dict.fromkeys(clock, 0.0))
                 people = 0
-            for path in images:
-                with _stage(clock, 'load'):
-                    image = load_image(str(path))
-                with _stage(clock, 'boxes'):
-                    boxes, scores = select_person_boxes(
-                        *source(image, str(path), None), image.shape[:2],
-                        str(path), bbox_thr, 0.3)
-                with _stage(clock, 'call'):
-                    result = inferencer(
-                        image, bboxes=boxes, bbox_scores=scores)
-                with _stage(clock, 'draw'):
-                    draw_result(visualizer, result)
+            for path in map(str, images):
+                image = load(path)
+                boxes, scores = pick(*source(image, path, None),
+                                     image.shape[:2], path, bbox_thr, 0.3)
+                draw(visualizer, call(image, bboxes=boxes, bbox_scores=scores))
                 people += len(boxes)
-                if len(boxes):
-                    clock['network_noflip'] += _noflip_seconds(
-                        inferencer, image, boxes, clock)
+                if len(boxes):  # the network again, without flip test
+                    before, flip = dict(clock), test_cfg.get('flip_test')
+                    test_cfg['flip_test'] = False
+                    infer.forward_pose(image, boxes)
+                    test_cfg['flip_test'] = flip
+                    clock.update(
+                        network=before['network'],
+                        decode=before['decode'],
+                        network_noflip=before['network_noflip'] +
+                        clock['network'] - before['network'])
         clock['crop'] = clock['call'] - clock['network'] - clock['decode']
         total, count = sum(clock[s] for s in STAGES), passes * len(images)
         records.append(
@@ -136,23 +124,8 @@ def run_pipeline(spec: dict,
                 share={s: clock[s] / total
                        for s in STAGES},
                 network_noflip_ms=clock['network_noflip'] * 1e3 / count,
-                dominant=max(STAGES, key=lambda s: clock[s])))
+                dominant=max(STAGES, key=clock.get)))
     return records
-
-
-def _noflip_seconds(inferencer, image, boxes, clock: Dict[str,
-                                                          float]) -> float:
-    """The network's seconds on ``boxes`` with the flip test off (the clock's
-    ``network`` and ``decode`` are left as they were)."""
-    test_cfg, before = inferencer.model.test_cfg, dict(clock)
-    flip, test_cfg['flip_test'] = test_cfg.get('flip_test', False), False
-    try:
-        inferencer.forward_pose(image, boxes)
-    finally:
-        test_cfg['flip_test'] = flip
-    seconds = clock['network'] - before['network']
-    clock.update(network=before['network'], decode=before['decode'])
-    return seconds
 
 
 def pipeline_markdown(records: List[dict]) -> str:
@@ -169,10 +142,8 @@ def pipeline_markdown(records: List[dict]) -> str:
         lines.append(f'| {r["name"]} | {r["variant"]} | '
                      f'{r["images_per_s"]:.2f} | {r["people_per_s"]:.2f} | '
                      f'{cells} | {r["network_noflip_ms"]:.1f} |')
-    lines.append('')
-    lines += [
+    return '\n'.join(lines + [''] + [
         f'- {r["variant"]}: {r["dominant"]} dominates '
         f'({r["share"][r["dominant"]]:.0%} of the time; {r["images"]} '
         f'images, {r["people"]} people per pass)' for r in records
-    ]
-    return '\n'.join(lines) + '\n'
+    ]) + '\n'

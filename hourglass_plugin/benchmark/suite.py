@@ -2,9 +2,9 @@
 
 :func:`model_specs` turns ``MODEL[::CHECKPOINT]`` arguments into specs;
 :func:`run_benchmark` measures the GEMM reference once, prepares each model
-in this process (complexity, ONNX export / int8 calibration, the agreement
-reference) and times each variant in a fresh worker process with a time
-budget; variants the device cannot run are skipped with the reason.
+here (complexity, ONNX export / int8 calibration, agreement reference) and
+times each variant in a fresh worker (:mod:`.measure`); variants the device
+cannot run are skipped with the reason.
 """
 import os
 import os.path as osp
@@ -18,28 +18,19 @@ from .machine import (LoadMonitor, describe_machine, gemm_gflops,
 from .measure import prepare_model, run_worker
 from .report import add_derived
 
-#: per-record fields copied from the model's preparation
+#: record fields from the model's preparation
 PREPARED = ('params', 'source_params', 'macs', 'input_size')
 
 
 def model_specs(models: Sequence[str], checkpoints: Optional[Sequence[str]],
                 variants: Sequence[str],
                 mmpose_variants: Sequence[str]) -> List[dict]:
-    """One spec per MODEL: resolved config, checkpoint, owner, variants.
-
-    Args:
-        models (list[str]): Config paths or mmpose model-zoo names,
-            optionally ``MODEL::CHECKPOINT``.
-        checkpoints (list[str], optional): One per model (``none`` = random
-            weights), instead of ``::CHECKPOINT``.
-        variants (list[str]): Variants of our models (configs that import
-            ``hourglass_plugin``).
-        mmpose_variants (list[str]): Variants of every other model.
-
-    Returns:
-        list[dict]: ``name`` (config stem, primed when repeated), ``config``,
-        ``checkpoint`` (absolute or None), ``source`` (``ours`` /
-        ``mmpose``), ``variants``.
+    """One spec per MODEL (config path or mmpose model-zoo name, optionally
+    ``MODEL::CHECKPOINT``; or one ``checkpoints`` entry per model, ``none``
+    for random weights): ``name`` (config stem, primed when repeated),
+    ``config``, ``checkpoint`` (absolute or None), ``source`` (``ours`` for
+    configs importing ``hourglass_plugin``, else ``mmpose``) and their
+    ``variants`` (``variants`` or ``mmpose_variants``).
 
     Raises:
         ValueError: ``checkpoints`` count differs from the models, or a
@@ -57,8 +48,7 @@ def model_specs(models: Sequence[str], checkpoints: Optional[Sequence[str]],
             raise ValueError(f'{model}: checkpoint given both as ::CKPT and '
                              'in --checkpoints')
         checkpoint = checkpoint or listed
-        if checkpoint and checkpoint.lower() == 'none':
-            checkpoint = None
+        checkpoint = None if str(checkpoint).lower() == 'none' else checkpoint
         if checkpoint and not osp.isfile(checkpoint):
             raise FileNotFoundError(f'{model}: checkpoint not found: '
                                     f'{checkpoint}')
@@ -72,14 +62,10 @@ def model_specs(models: Sequence[str], checkpoints: Optional[Sequence[str]],
             dict(
                 name=name,
                 config=config,
-                checkpoint=osp.abspath(checkpoint) if checkpoint else None,
+                checkpoint=checkpoint and osp.abspath(checkpoint),
                 source='ours' if ours else 'mmpose',
                 variants=list(variants if ours else mmpose_variants)))
     return specs
-
-
-def _log(message: str) -> None:
-    print(f'[benchmark] {message}', file=sys.stderr, flush=True)
 
 
 def run_benchmark(specs: List[dict],
@@ -97,102 +83,83 @@ def run_benchmark(specs: List[dict],
                   agreement: bool = True,
                   worker_budget: float = 600.0,
                   allow_emulation: bool = False) -> Tuple[List[dict], dict]:
-    """Measure every model and variant of ``specs``.
+    """Measure every model and variant of ``specs`` (:func:`model_specs`).
 
-    Args:
-        specs (list[dict]): From :func:`model_specs`.
-        work_dir (str): ONNX files, random-init weights, references.
-        calib_data (str, optional): Data root of the real crops (int8
-            calibration, keypoint agreement), e.g. the repository's
-            ``data/``.
-        device (str): ``'cpu'`` or ``'cuda[:i]'``.
-        threads (int): PyTorch / ONNX Runtime threads of every worker.
-        batch_sizes (list[int]): Timed batch sizes.
-        repeats, repeats_large, warmup (int): Timed runs at batch < 8 and
-            >= 8, untimed runs first (1 at batch >= 8).
-        gemm_size (int): Matrix side of the GEMM reference.
-        data_root (str, optional): Dataset root for PCKh (models with a
-            checkpoint).
-        eval_batch_size (int): Batch size of the PCKh loop.
-        agreement (bool): Measure the keypoint agreement with fp32.
-        worker_budget (float): Seconds one worker may take.
-        allow_emulation (bool): Run bf16/fp16 where the CPU emulates them.
+    ``work_dir`` keeps ONNX files, random-init weights and references;
+    ``calib_data`` is the data root of the real crops (int8 calibration,
+    keypoint agreement with fp32 unless ``agreement=False``); ``data_root``
+    the dataset root for PCKh (models with a checkpoint). Each variant is
+    timed at ``batch_sizes`` (``repeats`` runs after ``warmup`` below batch
+    8, ``repeats_large`` after 1 from 8) with ``threads`` threads, in a
+    worker stopped after ``worker_budget`` seconds; ``allow_emulation`` runs
+    bf16/fp16 where the CPU only emulates them.
 
     Returns:
         tuple: (records, meta): one record per model and variant (with
-        ``skipped`` or ``failed`` and the reason where nothing was
-        measured), and the run's conditions (:func:`describe_machine`,
-        ``device``, ``threads``, ``gemm_peak_gflops``, ``gemm_size``, load).
+        ``skipped`` or ``failed`` and the reason where nothing was measured)
+        and the run's conditions (:func:`describe_machine`, ``device``,
+        ``threads``, ``gemm_peak_gflops``, ``gemm_size``, load figures).
     """
     torch.set_num_threads(threads)
     os.makedirs(work_dir, exist_ok=True)
-    records = []
+    job = dict(
+        device=device,
+        threads=threads,
+        work_dir=osp.abspath(work_dir),
+        batch_sizes=list(batch_sizes),
+        repeats=repeats,
+        warmup=warmup,
+        repeats_large=repeats_large,
+        data_root=data_root,
+        eval_batch_size=eval_batch_size,
+        agreement=agreement,
+        calib_data=calib_data)
+    records, gemm = [], None
     with LoadMonitor() as load:
-        _log(f'fp32 GEMM on {device}, {threads} threads ...')
-        gemm = None
         if not device.startswith('cuda') or torch.cuda.is_available():
             gemm = gemm_gflops(device, gemm_size)
-        common = dict(
-            device=device, threads=threads, work_dir=osp.abspath(work_dir))
         for spec in specs:
             skips = {
                 v: variant_skip_reason(v, device, allow_emulation)
                 for v in spec['variants']
             }
             run = [v for v in spec['variants'] if skips[v] is None]
-            _log(f'{spec["source"]} {spec["name"]}: preparing '
-                 f'({", ".join(run) or "nothing to run"})')
-            prep = {}
-            if run:
-                prep = prepare_model(
-                    dict(
-                        common,
-                        **dict(spec, variants=run),
-                        agreement=agreement,
-                        calib_data=calib_data))
+            _log(f'{spec["name"]}: preparing {", ".join(run) or "nothing"}')
+            prep = prepare_model(dict(job, **spec) | dict(variants=run)) \
+                if run else {}
             for variant in spec['variants']:
                 rec = dict(
-                    {
-                        k: spec[k]
-                        for k in ('name', 'config', 'source', 'checkpoint')
-                    },
+                    spec,
                     variant=variant,
                     device=device,
                     threads=threads,
                     latency_ms_b1=None,
                     throughput_b32=None,
-                    peak_mem_mb=None,
-                    **{k: prep.get(k)
-                       for k in PREPARED})
+                    peak_mem_mb=None)
+                rec.update((k, prep.get(k)) for k in PREPARED)
+                del rec['variants']
                 if skips[variant]:
                     rec['skipped'] = skips[variant]
                 else:
                     _log(f'{spec["name"]} / {variant}')
-                    job = dict(
-                        common,
-                        **spec,
-                        variant=variant,
-                        input_size=prep['input_size'],
-                        weights=prep['weights'],
-                        onnx_file=prep['onnx'].get(variant),
-                        reference=None if variant in ('eager', 'pytorch') else
-                        prep.get('reference'),
-                        batch_sizes=list(batch_sizes),
-                        repeats=repeats,
-                        repeats_large=repeats_large,
-                        warmup=warmup,
-                        data_root=data_root,
-                        eval_batch_size=eval_batch_size)
-                    rec.update(run_worker(job, threads, worker_budget))
-                for outcome in ('skipped', 'failed'):
-                    if rec.get(outcome):
-                        _log(f'{spec["name"]} / {variant}: {outcome}: '
-                             f'{rec[outcome]}')
+                    rec.update(
+                        run_worker(
+                            dict(
+                                job,
+                                **spec,
+                                **prep,
+                                variant=variant,
+                                onnx_file=prep['onnx'].get(variant),
+                                reference=None if variant in ('eager',
+                                                              'pytorch') else
+                                prep['reference']), threads, worker_budget))
+                if rec.get('failed'):
+                    _log(f'{spec["name"]} / {variant}: {rec["failed"]}')
                 records.append(rec)
     for rec in records:
         rec['other_processes_cores'] = round(load.others, 3)
     add_derived(records, gemm)
-    meta = dict(
+    return records, dict(
         describe_machine(device),
         device=device,
         threads=threads,
@@ -201,4 +168,7 @@ def run_benchmark(specs: List[dict],
         load_before=load.load_before,
         load_after=load.load_after,
         other_processes_cores=load.others)
-    return records, meta
+
+
+def _log(message: str) -> None:
+    print(f'[benchmark] {message}', file=sys.stderr, flush=True)

@@ -1,10 +1,6 @@
-"""Fast inference paths for hourglass_plugin (and any mmpose top-down
-heatmap) models: ONNX Runtime fp32 (CPU or CUDA), int8 (static QDQ
-calibrated on real crops, CPU), bf16/fp16 autocast, channels_last,
-``torch.compile``.
-
-Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
-(the ``onnx`` extra) are imported only when an ONNX backend is used::
+"""Fast inference for hourglass_plugin (and any mmpose top-down heatmap)
+models (backends: :mod:`.backends`). Not imported by ``import
+hourglass_plugin``; ``onnx`` / ``onnxruntime`` only for ONNX backends::
 
     from mmpose.apis import inference_topdown
     from hourglass_plugin.deploy import (BackendPoseEstimator,
@@ -17,9 +13,9 @@ Not imported by ``import hourglass_plugin``; ``onnx`` and ``onnxruntime``
     fast = BackendPoseEstimator(model, runner)
     results = inference_topdown(fast, 'image.jpg', bboxes)  # flip test kept
 """
-from .agreement import decode_keypoints, keypoint_agreement
+from .agreement import keypoint_agreement
 from .backends import (BACKENDS, ONNX_BACKENDS, build_heatmap_runner,
-                       check_device, check_onnx_file, onnx_paths, prepare_onnx)
+                       check_device, check_onnx_file, prepare_onnx)
 from .crops import calibration_crops, crop_sources, dataset_crops
 from .errors import BackendUnavailableError, OnnxMismatchError
 from .estimator import BackendPoseEstimator
@@ -35,8 +31,8 @@ __all__ = [
     'BackendUnavailableError', 'LastStackHeatmaps', 'OnnxMismatchError',
     'OrtHeatmapRunner', 'TorchHeatmapRunner', 'WEIGHTS_KEY',
     'build_heatmap_runner', 'calibration_crops', 'check_device',
-    'check_onnx_file', 'crop_sources', 'dataset_crops', 'decode_keypoints',
-    'export_onnx', 'keypoint_agreement', 'last_stack', 'model_input_size',
-    'onnx_paths', 'ort_providers', 'prepare_onnx', 'quantize_int8',
-    'reference_heatmaps', 'weights_fingerprint'
+    'check_onnx_file', 'crop_sources', 'dataset_crops', 'export_onnx',
+    'keypoint_agreement', 'last_stack', 'model_input_size', 'ort_providers',
+    'prepare_onnx', 'quantize_int8', 'reference_heatmaps',
+    'weights_fingerprint'
 ]

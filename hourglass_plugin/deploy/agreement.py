@@ -1,31 +1,11 @@
-"""How much a fast path changes the decoded keypoints.
-
-A reduced-precision backend (int8, bf16) is judged by what the user sees:
-keypoints decoded from its heatmaps with the model's own codec (argmax +
-quarter-pixel refinement for ``MSRAHeatmap``, DARK when configured), compared
-with the exact fp32 path on the same real crops. The figure reported is the
-share of joints whose decoded positions are within ``tol`` heatmap pixels
-(Euclidean; 1 heatmap pixel = 4 input pixels for HG-52 at 256x256).
-"""
+"""How much a fast path changes the decoded keypoints: what the user sees,
+keypoints decoded with the model's own codec (argmax + quarter-pixel
+refinement for ``MSRAHeatmap``), against the exact fp32 path on the same
+real crops, as the share of joints within ``tol`` heatmap pixels."""
 from typing import Dict
 
 import numpy as np
 from torch import Tensor, nn
-
-
-def decode_keypoints(pose_model: nn.Module, heatmaps: Tensor) -> np.ndarray:
-    """Keypoints decoded by the model's head codec, in input-space pixels.
-
-    Args:
-        pose_model (nn.Module): mmpose top-down estimator (``head.decode``).
-        heatmaps (Tensor): (N, K, h, w) last-stack heatmaps.
-
-    Returns:
-        np.ndarray: (N, K, 2) float keypoints (x, y), 0-based pixels of the
-        network input crop (not the original image).
-    """
-    preds = pose_model.head.decode(heatmaps.detach().float().cpu())
-    return np.stack([p.keypoints[0, :, :2] for p in preds])
 
 
 def keypoint_agreement(pose_model: nn.Module,
@@ -36,7 +16,8 @@ def keypoint_agreement(pose_model: nn.Module,
     """Compare a backend's decoded keypoints with the reference (fp32) path.
 
     Args:
-        pose_model (nn.Module): Estimator whose codec decodes both.
+        pose_model (nn.Module): Estimator whose codec (``head.decode``)
+            decodes both to input-space keypoints.
         ref_heatmaps (Tensor): (N, K, h, w) reference heatmaps.
         test_heatmaps (Tensor): (N, K, h, w) heatmaps of the backend under
             test, same crops in the same order.
@@ -60,8 +41,11 @@ def keypoint_agreement(pose_model: nn.Module,
         input_size[0] / ref_heatmaps.shape[-1],
         input_size[1] / ref_heatmaps.shape[-2]
     ])
-    ref = decode_keypoints(pose_model, ref_heatmaps) / stride
-    test = decode_keypoints(pose_model, test_heatmaps) / stride
+    ref, test = (
+        np.stack([
+            p.keypoints[0, :, :2]
+            for p in pose_model.head.decode(h.detach().float().cpu())
+        ]) / stride for h in (ref_heatmaps, test_heatmaps))
     dist = np.linalg.norm(ref - test, axis=-1)
     diff = (ref_heatmaps.float().cpu() - test_heatmaps.float().cpu()).abs()
     return dict(

@@ -42,29 +42,11 @@ BACKENDS = ('pytorch', 'eager', 'channels_last', 'compile', 'onnx', 'int8',
 ONNX_BACKENDS = ('onnx', 'int8', 'int8-dynamic')
 
 
-def onnx_paths(work_dir: str, name: str) -> dict:
-    """Where :func:`build_heatmap_runner` keeps a model's ONNX files.
-
-    Returns:
-        dict: backend -> path (``{name}.onnx``, ``{name}_int8.onnx``,
-        ``{name}_int8_dynamic.onnx`` in ``work_dir``).
-    """
-    return {
-        'onnx': osp.join(work_dir, f'{name}.onnx'),
-        'int8': osp.join(work_dir, f'{name}_int8.onnx'),
-        'int8-dynamic': osp.join(work_dir, f'{name}_int8_dynamic.onnx'),
-    }
-
-
 def check_device(backend: str, device: str) -> None:
-    """Refuse a backend the device cannot run as asked.
-
-    Raises:
-        BackendUnavailableError: ``int8`` / ``int8-dynamic`` on a CUDA device:
-            ONNX Runtime's CUDA provider has no int8 convolution kernels for
-            these models (it would run them dequantised, or move them to the
-            CPU node by node), so it is not an int8 path.
-    """
+    """Refuse ``int8`` / ``int8-dynamic`` on a CUDA device with
+    :class:`BackendUnavailableError`: ONNX Runtime's CUDA provider has no
+    int8 kernels for these models (it would run them dequantised or move
+    nodes to the CPU), so it is not an int8 path."""
     if backend in ('int8', 'int8-dynamic') and device.startswith('cuda'):
         raise BackendUnavailableError(
             f'{backend} on {device}: ONNX Runtime\'s CUDA provider has no '
@@ -75,21 +57,14 @@ def check_device(backend: str, device: str) -> None:
 def check_onnx_file(runner: OrtHeatmapRunner,
                     pose_model: nn.Module,
                     checkpoint: Optional[str] = None) -> None:
-    """Check that an ONNX file belongs to the model it is used with.
-
-    Args:
-        runner (OrtHeatmapRunner): The session of the file.
-        pose_model (nn.Module): The estimator (its codec's ``input_size``,
-            and its weights when ``checkpoint`` is given).
-        checkpoint (str, optional): The file the model's weights came from;
-            then the ONNX file must record the same weights
-            (:data:`~.onnx_export.WEIGHTS_KEY`, written by
-            :func:`export_onnx`).
+    """Check that the ONNX file of ``runner`` belongs to ``pose_model``: its
+    input size is the codec's, and, when ``checkpoint`` (the file the
+    model's weights came from) is given, it records the model's weights
+    (:data:`~.onnx_export.WEIGHTS_KEY`, written by :func:`export_onnx`).
 
     Raises:
-        OnnxMismatchError: The exported input size differs from the config's,
-            or (with ``checkpoint``) the weights differ or are not recorded;
-            one line naming the ONNX file and the config size / checkpoint.
+        OnnxMismatchError: One line naming the ONNX file and the config's
+            size or the checkpoint.
     """
     width, height = model_input_size(pose_model)
     if tuple(runner.input_hw) != (height, width):
@@ -118,40 +93,33 @@ def prepare_onnx(pose_model: nn.Module,
                  name: str = 'model',
                  calib_data: Optional[CalibData] = None,
                  reuse: bool = False) -> str:
-    """Export (and quantise) the model for an ONNX backend.
+    """Export (and quantise) the model for an ONNX backend, into
+    ``work_dir/{name}.onnx`` (fp32), ``{name}_int8.onnx`` or
+    ``{name}_int8_dynamic.onnx``.
 
-    Args:
-        pose_model (nn.Module): The estimator.
-        backend (str): ``'onnx'``, ``'int8'`` or ``'int8-dynamic'``.
-        work_dir (str): Folder for the files (see :func:`onnx_paths`).
-        name (str): File name stem.
-        calib_data (Tensor | str | dict, optional): Calibration data for
-            ``int8`` (see :func:`~.crops.calibration_crops`: crops, a data
-            root such as ``data/``, or a dataset config); required there.
-        reuse (bool): Keep files that already exist (the caller guarantees
-            they come from the same weights).
-
-    Returns:
-        str: The ONNX file for ``backend``.
+    ``int8`` calibrates on ``calib_data`` (required there, see
+    :func:`~.crops.calibration_crops`); ``reuse`` quantises the fp32 file of
+    an earlier call instead of exporting again (the caller guarantees the
+    same weights). Returns the file for ``backend``.
 
     Raises:
-        ValueError: If ``backend`` is not an ONNX backend, or ``int8``
-            without ``calib_data``.
+        ValueError: ``backend`` is not an ONNX backend, or ``int8`` without
+            ``calib_data``.
         FileNotFoundError: A calibration data root without images.
     """
     if backend not in ONNX_BACKENDS:
         raise ValueError(f'{backend!r} is not one of {ONNX_BACKENDS}')
     if backend == 'int8' and calib_data is None:
         calibration_crops(pose_model, None)  # the clear error, before export
-    paths = onnx_paths(work_dir, name)
-    if not (reuse and osp.isfile(paths['onnx'])):
-        export_onnx(pose_model, paths['onnx'])
-    target = paths[backend]
-    if backend == 'onnx' or (reuse and osp.isfile(target)):
-        return target
+    fp32 = osp.join(work_dir, f'{name}.onnx')
+    if not (reuse and osp.isfile(fp32)):
+        export_onnx(pose_model, fp32)
+    if backend == 'onnx':
+        return fp32
+    target = osp.join(work_dir, f'{name}_{backend.replace("-", "_")}.onnx')
     if backend == 'int8-dynamic':
-        return quantize_int8(paths['onnx'], target, mode='dynamic')
-    return quantize_int8(paths['onnx'], target,
+        return quantize_int8(fp32, target, mode='dynamic')
+    return quantize_int8(fp32, target,
                          calibration_crops(pose_model, calib_data))
 
 
@@ -164,35 +132,24 @@ def build_heatmap_runner(pose_model: nn.Module,
                          spin_wait: bool = True,
                          checkpoint: Optional[str] = None):
     """The runner ``(N, 3, H, W) crops -> (N, K, h, w) heatmaps`` of a
-    backend, on the model's device.
+    backend (:data:`BACKENDS`), on the model's device.
 
     Args:
         pose_model (nn.Module): mmpose top-down estimator (eval mode).
-        backend (str): One of :data:`BACKENDS`.
-        threads (int, optional): ONNX Runtime intra-op threads (PyTorch's
-            are set with ``torch.set_num_threads`` by the caller).
-        work_dir (str, optional): Folder to keep the exported ONNX files in
-            (ONNX backends without ``onnx_file``); without it they are
-            written to a temporary folder, deleted once the ONNX Runtime
-            session has loaded them.
+        threads (int, optional): ONNX Runtime intra-op threads (PyTorch's:
+            ``torch.set_num_threads`` by the caller).
+        work_dir (str, optional): Keep the exported ONNX files there (else a
+            temporary folder, deleted once the session has loaded them).
         onnx_file (str, optional): An existing ONNX file for an ONNX backend
-            (from ``tools/export_onnx.py``); nothing is exported then, and
-            the file is checked against the model (:func:`check_onnx_file`).
-        calib_data (Tensor | str | dict, optional): What ``int8`` is
-            calibrated on (crops, a data root such as ``data/``, or a dataset
-            config; see :func:`~.crops.calibration_crops`); required for
-            ``int8`` without ``onnx_file``.
-        spin_wait (bool): ONNX backends: let ONNX Runtime's threads spin
-            between runs (see :class:`OrtHeatmapRunner`).
-        checkpoint (str, optional): The file the model's weights were loaded
-            from; with ``onnx_file``, the file must hold the same weights.
-
-    Returns:
-        callable: A :class:`TorchHeatmapRunner` or :class:`OrtHeatmapRunner`.
+            (nothing is exported), checked by :func:`check_onnx_file`.
+        calib_data (Tensor | str | dict, optional): What ``int8`` calibrates
+            on (:func:`~.crops.calibration_crops`), unless ``onnx_file``.
+        spin_wait (bool): See :class:`OrtHeatmapRunner`.
+        checkpoint (str, optional): The file the model's weights came from;
+            with ``onnx_file``, that file must hold the same weights.
 
     Raises:
-        ValueError: Unknown backend, or ``int8`` to quantise without
-            ``calib_data``.
+        ValueError: Unknown backend, or ``int8`` without ``calib_data``.
         BackendUnavailableError: See :func:`check_device` and
             :func:`~.ort_runner.ort_providers`.
         OnnxMismatchError: See :func:`check_onnx_file`.
@@ -202,13 +159,10 @@ def build_heatmap_runner(pose_model: nn.Module,
                          f'{BACKENDS}')
     device = str(next(pose_model.parameters()).device)
     check_device(backend, device)
-    if backend in ('bf16', 'fp16'):
-        return TorchHeatmapRunner(pose_model, precision=backend)
     if backend not in ONNX_BACKENDS:
         return TorchHeatmapRunner(
-            pose_model,
-            channels_last=backend == 'channels_last',
-            compile=backend == 'compile')
+            pose_model, backend if backend in ('bf16', 'fp16') else 'fp32',
+            backend == 'channels_last', backend == 'compile')
     if onnx_file is not None:
         runner = OrtHeatmapRunner(onnx_file, threads, device, spin_wait)
         check_onnx_file(runner, pose_model, checkpoint)

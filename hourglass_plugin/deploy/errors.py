@@ -1,8 +1,5 @@
-"""The errors a fast backend raises instead of running wrongly.
-
-Both end a tool with one line (``error: <message>``): the message names what
-is missing or which files disagree.
-"""
+"""The errors a fast backend raises instead of running wrongly (one line:
+what is missing, or which files disagree)."""
 from ..engine.errors import CheckpointError
 
 

@@ -16,14 +16,8 @@ from torch import nn
 
 
 def resolve_config(name_or_path: str) -> str:
-    """A config file path from a path or an mmpose model-zoo name.
-
-    Args:
-        name_or_path (str): An existing ``.py`` file, or a model-zoo name or
-            alias of the installed mmpose (with or without ``.py``).
-
-    Returns:
-        str: Absolute path of the config file.
+    """The absolute path of a config: an existing file as given, or the
+    config of an mmpose model-zoo name or alias (``.py`` optional).
 
     Raises:
         FileNotFoundError: Neither a file nor a model mmpose's model index
@@ -56,18 +50,9 @@ def is_plugin_config(config_file: str) -> bool:
 def load_pose_model(config_file: str,
                     checkpoint: Optional[str] = None,
                     device: str = 'cpu') -> nn.Module:
-    """Build a top-down estimator in eval mode from a config path or an
-    mmpose model-zoo name, through
-    :func:`hourglass_plugin.engine.init_pose_model` (strict loading).
-
-    Args:
-        config_file (str): Config path or mmpose model-zoo name.
-        checkpoint (str, optional): Weights (``.pth``). None keeps the random
-            initialisation (fine for timing, meaningless for accuracy).
-        device (str): ``'cpu'`` or ``'cuda[:i]'``.
-
-    Returns:
-        nn.Module: The model with ``cfg`` and ``dataset_meta`` set.
+    """:func:`hourglass_plugin.engine.init_pose_model` (eval mode, strict
+    loading; ``checkpoint`` None keeps the random initialisation) of a
+    config path or mmpose model-zoo name (:func:`resolve_config`).
 
     Raises:
         FileNotFoundError: Unknown config (see :func:`resolve_config`).

@@ -30,17 +30,9 @@ WEIGHTS_KEY = 'hourglass_plugin.weights_sha256'
 
 
 def weights_fingerprint(model: nn.Module) -> str:
-    """SHA-256 over the model's state dict: every entry's name, dtype, shape
-    and bytes, in name order (parameters and buffers, BN statistics
-    included).
-
-    Args:
-        model (nn.Module): Any module (any device).
-
-    Returns:
-        str: 64 hex digits; equal for two models exactly when their state
-        dicts are equal.
-    """
+    """SHA-256 (64 hex digits) over a module's state dict: every entry's
+    name, dtype, shape and bytes in name order (parameters and buffers, BN
+    statistics included), so equal exactly when the state dicts are."""
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
         tensor = tensor.detach().cpu().contiguous()
@@ -78,22 +70,15 @@ def export_onnx(pose_model: nn.Module,
     net = LastStackHeatmaps(pose_model).eval()
     device = next(pose_model.parameters()).device
     dummy = torch.zeros(1, 3, height, width, device=device)
-    folder = osp.dirname(osp.abspath(out_file))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     with torch.no_grad():
         torch.onnx.export(
             net, (dummy, ),
             out_file,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={
-                INPUT_NAME: {
-                    0: 'batch'
-                },
-                OUTPUT_NAME: {
-                    0: 'batch'
-                }
-            },
+            dynamic_axes={n: [0]
+                          for n in (INPUT_NAME, OUTPUT_NAME)},
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False)

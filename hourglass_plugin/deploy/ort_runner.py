@@ -1,21 +1,14 @@
-"""ONNX Runtime heatmap runner (fp32 or int8 ONNX files from this package).
+"""ONNX Runtime heatmap runner (fp32 or int8 ONNX files from this package):
+all graph optimisations, ``threads`` intra-op threads, one inter-op thread.
 
-The session runs with all graph optimisations (constant folding, Conv+BN
-and Conv+ReLU fusion, layout transformation, QDQ -> integer kernels for int8
-models), ``intra_op`` = ``threads``, one ``inter_op`` thread, sequential
-execution.
-
-Devices: ``cpu`` uses the ``CPUExecutionProvider``. ``cuda[:i]`` uses the
-``CUDAExecutionProvider`` (the ``onnxruntime-gpu`` package) on GPU ``i``
-(provider option ``device_id``), with the input and output bound on that GPU
-through ONNX Runtime's IOBinding, so a CUDA tensor never goes through host
-memory. Without that provider a CUDA device raises
-:class:`~.errors.BackendUnavailableError` (no silent fallback to the CPU).
-
-``spin_wait``: after a run ONNX Runtime's CPU worker threads keep spinning
-for the next one (its default, fastest back to back). Where other work
-shares the cores between runs (the top-down pipeline's pre-processing and
-decoding), ``spin_wait=False`` leaves the cores to it.
+``cpu`` runs on the ``CPUExecutionProvider``; ``cuda[:i]`` on the
+``CUDAExecutionProvider`` (package ``onnxruntime-gpu``) of GPU ``i``
+(provider option ``device_id``) with input and output bound on that GPU
+(IOBinding: no copy through host memory). Without that provider a CUDA
+device raises :class:`~.errors.BackendUnavailableError`; nothing falls back
+to the CPU silently. ``spin_wait=False`` stops the CPU threads spinning
+between runs (ONNX Runtime's default, fastest back to back), leaving the
+cores to other work such as the top-down pipeline's pre-processing.
 """
 import os.path as osp
 from typing import List, Optional, Tuple
@@ -31,17 +24,10 @@ CUDA_PROVIDER = 'CUDAExecutionProvider'
 
 
 def ort_providers(device: str) -> Tuple[List[str], List[dict]]:
-    """ONNX Runtime execution providers and their options for ``device``.
-
-    Args:
-        device (str): ``'cpu'``, ``'cuda'`` or ``'cuda:i'`` (torch's
-            spelling; ``'cuda'`` is GPU 0).
-
-    Returns:
-        tuple: ``(providers, provider_options)`` for ``InferenceSession``:
-        ``(['CPUExecutionProvider'], [{}])`` on the CPU;
-        ``(['CUDAExecutionProvider', 'CPUExecutionProvider'],
-        [{'device_id': i}, {}])`` on CUDA.
+    """``(providers, provider_options)`` of ``InferenceSession`` for a
+    torch device string: ``(['CPUExecutionProvider'], [{}])`` for ``cpu``;
+    ``(['CUDAExecutionProvider', 'CPUExecutionProvider'], [{'device_id':
+    i}, {}])`` for ``cuda:i`` (``cuda``: GPU 0).
 
     Raises:
         BackendUnavailableError: CUDA asked for but ``onnxruntime`` has no
@@ -60,24 +46,19 @@ def ort_providers(device: str) -> Tuple[List[str], List[dict]]:
             f'device {device}: the installed onnxruntime has no '
             f'{CUDA_PROVIDER}; pip install onnxruntime-gpu, or use --device '
             'cpu')
-    return [CUDA_PROVIDER, 'CPUExecutionProvider'], [{
-        'device_id':
-        dev.index or 0
-    }, {}]
+    options = dict(device_id=dev.index or 0)
+    return [CUDA_PROVIDER, 'CPUExecutionProvider'], [options, {}]
 
 
 class OrtHeatmapRunner:
-    """Run an ONNX heatmap network (``input`` -> ``heatmaps``) in ONNX Runtime.
+    """Run an ONNX heatmap network in ONNX Runtime.
 
     Args:
-        onnx_file (str): A file written by :func:`export_onnx` or
-            :func:`quantize_int8` (input ``input`` (N, 3, H, W), output
-            ``heatmaps`` (N, K, h, w), dynamic N).
-        threads (int, optional): ``intra_op_num_threads``; None lets ONNX
-            Runtime use one thread per physical core.
-        device (str): ``'cpu'`` or ``'cuda[:i]'`` (see :func:`ort_providers`).
-        spin_wait (bool): ``session.intra_op.allow_spinning`` (see the module
-            docstring). Defaults to True, ONNX Runtime's default.
+        onnx_file (str): From :func:`export_onnx` / :func:`quantize_int8`:
+            ``input`` (N, 3, H, W) -> ``heatmaps`` (N, K, h, w), dynamic N.
+        threads (int, optional): Intra-op threads (None: one per core).
+        device (str): ``'cpu'`` or ``'cuda[:i]'`` (:func:`ort_providers`).
+        spin_wait (bool): ``session.intra_op.allow_spinning``.
 
     Attributes:
         input_hw (tuple[int, int]): The exported (H, W) in pixels.
@@ -104,13 +85,9 @@ class OrtHeatmapRunner:
         if not osp.isfile(onnx_file):
             raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
         providers, provider_options = ort_providers(device)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = (
-            ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options = ort.SessionOptions()  # all graph optimisations: default
         options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = int(threads)
+        options.intra_op_num_threads = int(threads or 0)  # 0: one per core
         options.add_session_config_entry('session.intra_op.allow_spinning',
                                          '1' if spin_wait else '0')
         self.onnx_file = onnx_file

@@ -1,18 +1,11 @@
-"""int8 ONNX models with ONNX Runtime's post-training quantisation.
-
-* ``static`` (default): QDQ format, weights int8 per output channel,
-  activations uint8, ranges calibrated on REAL person crops
-  (:mod:`hourglass_plugin.deploy.crops`). ONNX Runtime's CPU provider fuses
-  the QuantizeLinear/DequantizeLinear pairs into integer convolutions.
-* ``dynamic``: weights int8, activation ranges computed per call (ONNX
-  Runtime quantises MatMul/Conv only and re-quantises activations at run
-  time).
-
-The node writing the heatmaps stays fp32 (the quarter-pixel refinement reads
-differences between neighbouring heatmap values, which an 8-bit output
-would flatten), and so do the residual additions (``fp32_op_types``).
-Check a quantised model with :func:`~.agreement.keypoint_agreement` on real
-crops before deploying it.
+"""int8 ONNX models with ONNX Runtime's post-training quantisation:
+``static`` (QDQ, weights int8 per output channel, activations uint8, ranges
+calibrated on REAL crops, :mod:`.crops`; the CPU provider fuses QDQ pairs
+into integer kernels) or ``dynamic`` (weights int8, activation ranges per
+call). The heatmap-writing node stays fp32 (the quarter-pixel refinement
+reads differences of neighbouring heatmap values, which 8 bits flatten), as
+do the residual additions (``fp32_op_types``). Check a quantised model with
+:func:`~.agreement.keypoint_agreement` on real crops before deploying it.
 Reference: ONNX Runtime documentation, "Quantize ONNX models"
 (``onnxruntime.quantization.quantize_static`` / ``quantize_dynamic``).
 """
@@ -21,7 +14,6 @@ import os.path as osp
 import tempfile
 from typing import Iterator, List, Optional, Sequence
 
-import numpy as np
 from torch import Tensor
 
 from .onnx_export import INPUT_NAME, OUTPUT_NAME
@@ -34,14 +26,10 @@ STATIC_OP_TYPES = ('Conv', 'Add', 'MaxPool', 'Resize', 'Relu', 'Concat',
 
 
 class CropCalibrationReader:
-    """ONNX Runtime ``CalibrationDataReader`` over a tensor of real crops.
-
-    Yields one ``{'input': (1, 3, H, W) array}`` per ``get_next``;
-    ``set_range`` / ``len`` let ONNX Runtime calibrate in strides of a few
-    crops (``CalibStridedMinMax``), holding only one stride's activations.
-
-    Args:
-        crops (Tensor): (N, 3, H, W) float32 normalised crops (N >= 1).
+    """ONNX Runtime ``CalibrationDataReader`` over (N >= 1, 3, H, W) float32
+    normalised crops: one ``{'input': (1, 3, H, W) array}`` per
+    ``get_next``; ``set_range`` / ``len`` let ONNX Runtime calibrate in
+    strides (``CalibStridedMinMax``), holding one stride's activations.
 
     Raises:
         ValueError: If ``crops`` is empty or not (N, 3, H, W).
@@ -51,10 +39,7 @@ class CropCalibrationReader:
         if crops.dim() != 4 or crops.shape[0] == 0 or crops.shape[1] != 3:
             raise ValueError('calibration needs real crops (N>=1, 3, H, W), '
                              f'got shape {tuple(crops.shape)}')
-        self.crops = [
-            np.ascontiguousarray(crop[None].float().cpu().numpy())
-            for crop in crops
-        ]
+        self.crops = list(crops.float().cpu().numpy()[:, None])
         self.set_range(0, len(self.crops))
 
     def __len__(self) -> int:
@@ -68,10 +53,6 @@ class CropCalibrationReader:
         """The next ``{'input': (1, 3, H, W) array}``, or None at the end."""
         crop = next(self._iter, None)
         return None if crop is None else {INPUT_NAME: crop}
-
-    def rewind(self) -> None:
-        """Restart from the first crop."""
-        self.set_range(0, len(self.crops))
 
 
 def calibration_stride(num_crops: int, most: int = 4) -> int:
@@ -102,26 +83,20 @@ def quantize_int8(fp32_file: str,
                   keep_fp32_output: bool = True,
                   fp32_op_types: Sequence[str] = ('Add', ),
                   calib_method: str = 'MinMax') -> str:
-    """Quantise an fp32 ONNX heatmap network to int8.
-
-    The graph first goes through ONNX Runtime's ``quant_pre_process`` (shape
-    inference, clean-up, fusions), as its documentation recommends.
+    """Quantise an fp32 ONNX heatmap network to int8, after ONNX Runtime's
+    ``quant_pre_process`` (shape inference, clean-up), as it recommends.
 
     Args:
         fp32_file (str): ONNX file from :func:`export_onnx`.
         out_file (str): Destination int8 ONNX file (folders are created).
-        calib_crops (Tensor, optional): (N, 3, H, W) real normalised crops
-            for ``static`` calibration (required there, unused for
-            ``dynamic``).
+        calib_crops (Tensor, optional): (N, 3, H, W) real normalised crops,
+            required for ``static`` (``dynamic`` calibrates nothing).
         mode (str): ``'static'`` (QDQ, calibrated) or ``'dynamic'``.
         per_channel (bool): Per-output-channel weight scales.
-        keep_fp32_output (bool): Leave the node(s) writing the heatmaps in
-            fp32 (static mode).
-        fp32_op_types (Sequence[str]): Operator types of
-            :data:`STATIC_OP_TYPES` left in fp32 (static mode); the default
-            keeps the residual additions exact.
-        calib_method (str): ``CalibrationMethod`` name: ``'MinMax'``,
-            ``'Entropy'`` or ``'Percentile'``.
+        keep_fp32_output (bool): Keep the heatmap-writing node fp32.
+        fp32_op_types (Sequence[str]): Op types of :data:`STATIC_OP_TYPES`
+            kept fp32 (static; default: the residual additions).
+        calib_method (str): ``'MinMax'``, ``'Entropy'`` or ``'Percentile'``.
 
     Returns:
         str: ``out_file``.
