@@ -1,7 +1,6 @@
 """Put pose models side by side: accuracy against cost, one machine, one run.
 
     python tools/benchmark.py MODEL [MODEL ...] [options]
-    python tools/benchmark.py MODEL --pipeline [--variants ...]
     python tools/benchmark.py MODEL [MODEL ...] --training [--train-batch 4]
 
 MODEL: a config path or an mmpose model-zoo name, optionally
@@ -16,9 +15,8 @@ import sys
 
 from hourglass_plugin.benchmark import (TRAIN_VARIANTS, baseline,
                                         describe_machine, markdown,
-                                        model_specs, pipeline_markdown,
-                                        ratio_lines, run_benchmark,
-                                        run_pipeline, run_training,
+                                        model_specs, ratio_lines,
+                                        run_benchmark, run_training,
                                         training_markdown, write_results)
 from hourglass_plugin.deploy import BACKENDS
 from hourglass_plugin.engine.cli import add_debug_arg, run_tool
@@ -31,9 +29,7 @@ ONLY = dict(
                'warmup', 'gemm_size', 'worker_budget', 'allow_emulation',
                'eval_batch_size', 'no_agreement'),
     training=('train_batch', 'train_variants', 'train_steps'))
-NOT_IN = dict(
-    pipeline=('data_root', 'work_dir'),
-    training=('calib_data', 'variants', 'checkpoints', 'work_dir'))
+NOT_IN = dict(training=('calib_data', 'variants', 'checkpoints', 'work_dir'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -67,14 +63,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='dataset root for PCKh (--training: its data, '
         'default data/)')
     add('--calib-data',
-        help='real crops for int8 calibration, agreement '
-        'and --pipeline images (default: data/)')
+        help='real crops for int8 calibration and agreement (default: data/)')
     add('--eval-batch-size', type=int, default=8)
     add('--no-agreement', action='store_true')
     add('--work-dir', default=osp.join(ROOT, 'work_dirs', 'benchmark'))
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument('--pipeline', action='store_true')
-    mode.add_argument('--training', action='store_true')
+    add('--training', action='store_true')
     add('--train-batch', type=int, default=4)
     add('--train-variants',
         nargs='+',
@@ -86,8 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         add(out)
     add_debug_arg(p)
     args = p.parse_args(argv)
-    args.mode = 'pipeline' if args.pipeline else (
-        'training' if args.training else 'inference')
+    args.mode = 'training' if args.training else 'inference'
     given = {
         a.dest
         for a in p._actions if getattr(args, a.dest, a.default) != a.default
@@ -98,8 +90,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if refused:
         p.error(f'--{sorted(refused)[0].replace("_", "-")} does not apply '
                 f'to the {args.mode} mode')
-    if args.pipeline and len(args.models) > 1:
-        p.error(f'--pipeline times one model, got {len(args.models)}')
     if min(args.batch_sizes) < 1:
         p.error('--batch-sizes must be >= 1')
     return args
@@ -112,11 +102,7 @@ def main(argv=None) -> int:
     specs = model_specs(args.models, args.checkpoints, args.variants,
                         args.mmpose_variants)
     meta, lines = {}, []
-    if args.pipeline:
-        records = run_pipeline(specs[0], args.variants, args.calib_data
-                               or DATA, args.threads, args.device)
-        table = pipeline_markdown(records)
-    elif args.training:
+    if args.training:
         records = run_training(
             specs,
             args.data_root or DATA,

@@ -1,12 +1,8 @@
-"""What the machine is, what it reaches, and how busy others keep it.
-
-Facts come from the libraries that report them: the instruction-set level
-from ``torch.backends.cpu.get_cpu_capability()``, native bf16/fp16 from
-torch's CPU feature queries, cores from the CPU affinity, load from
-``psutil``; times from ``torch.utils.benchmark.Timer`` (the run's threads,
+"""What the machine is, what it reaches, and how busy others keep it, from
+the libraries that report it (torch's CPU capability and feature queries,
+``psutil``); times from ``torch.utils.benchmark.Timer`` (the run's threads,
 CUDA synchronised). The speed reference is MEASURED: this machine's fp32
-``torch.mm`` rate (convolution libraries can beat it: a reference, not a
-bound).
+``torch.mm`` rate (convolution kernels can beat it: not a bound).
 """
 import os
 import platform
@@ -30,10 +26,10 @@ def describe_machine(device: str = 'cpu') -> dict:
     ``cpu_capability`` (torch's: ``AVX512``, ``AVX2``...), ``cores`` (usable
     by this process), ``gpu`` (CUDA device name or None), ``torch`` and
     ``onnxruntime`` versions."""
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        import onnxruntime
-        ort = onnxruntime.__version__
-    except ImportError:
+        ort = version('onnxruntime')
+    except PackageNotFoundError:
         ort = 'not installed'
     cuda = device.startswith('cuda') and torch.cuda.is_available()
     return dict(
@@ -74,16 +70,16 @@ def variant_skip_reason(variant: str,
     return None
 
 
-def _timer(stmt: str, **names) -> Timer:
-    """A ``Timer`` with the current torch thread count."""
+def thread_timer(stmt: str, **names) -> Timer:
+    """A ``torch.utils.benchmark.Timer`` of ``stmt`` over ``names`` with
+    the current torch thread count (its default is 1 thread)."""
     return Timer(stmt, globals=names, num_threads=torch.get_num_threads())
 
 
 def median_seconds(fn: Callable[[], object], warmup: int,
                    repeats: int) -> float:
-    """Median seconds of ``fn()`` over ``repeats`` runs after ``warmup``
-    untimed ones."""
-    timer = _timer('fn()', fn=fn)
+    """Median seconds of ``fn()``: ``repeats`` runs after ``warmup``."""
+    timer = thread_timer('fn()', fn=fn)
     if warmup:
         timer.timeit(warmup)
     runs = [timer.timeit(1) for _ in range(max(1, repeats))]
@@ -95,13 +91,9 @@ def gemm_gflops(device: str, size: int = 4096) -> float:
     ``size x size`` matrices (2 size^3 FLOP), ``blocked_autorange`` over at
     least one second."""
     gen = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(size, size, generator=gen).to(device) for _ in 'ab')
-    timer = _timer(
-        'torch.mm(a, b, out=out)',
-        torch=torch,
-        a=a,
-        b=b,
-        out=torch.empty_like(a))  # no allocation timed
+    ab = [torch.randn(size, size, generator=gen).to(device) for _ in 'ab']
+    out = torch.empty_like(ab[0])  # no allocation timed
+    timer = thread_timer('torch.mm(*ab, out=out)', torch=torch, ab=ab, out=out)
     timer.timeit(1)
     return 2 * size**3 / timer.blocked_autorange(min_run_time=1).median / 1e9
 

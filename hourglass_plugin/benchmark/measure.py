@@ -1,10 +1,6 @@
-"""Measuring one model: preparation in the main process, then one FRESH
-process per variant (memory figures do not mix), each with a time budget.
-
-A worker (:func:`worker_main` in a new interpreter) writes its record to
-``job['out']``; one that exits non-zero, writes nothing or
-overruns its budget gives ``{'failed': reason}``, never a silent gap.
-"""
+"""Measuring one model: preparation here, then one FRESH process per
+variant (memory figures do not mix) with a time budget; a worker that fails
+or overruns gives ``{'failed': reason}``, never a silent gap."""
 import json
 import os
 import os.path as osp
@@ -59,20 +55,14 @@ def evaluate_pckh(estimator, config_file: str, data_root: str,
 
 
 def prepare_model(job: dict) -> dict:
-    """Per model, in the main process: counts, ONNX files, agreement
-    reference. Random initial weights are saved so every worker runs them.
-
-    Args:
-        job (dict): ``config``, ``checkpoint`` (or None), ``device``,
-            ``work_dir``, ``name``, ``variants`` (to prepare), ``agreement``
-            (bool), ``calib_data`` (data root: ``mpii`` + ``coco_gt`` crops
-            for the agreement, ``coco_det`` for int8 calibration).
-
-    Returns:
-        dict: ``params``, ``source_params`` (``meta.source_parameters`` of a
-        checkpoint from ``tools/convert_checkpoint.py``, else None),
-        ``macs``, ``input_size`` ``[W, H]``, ``weights``, ``onnx`` (variant
-        -> file), ``reference`` (file of crops and eager heatmaps, or None).
+    """Per model, in the main process, for ``job`` (``config``,
+    ``checkpoint`` or None, ``device``, ``work_dir``, ``name``, ``variants``,
+    ``agreement``, ``calib_data``: ``mpii`` + ``coco_gt`` crops for the
+    agreement, ``coco_det`` for int8): ``params``, ``source_params``
+    (``meta.source_parameters`` of a converted checkpoint), ``macs``,
+    ``input_size`` [W, H], ``weights`` (random initial ones are saved, so
+    every worker runs them), ``onnx`` (variant -> file) and ``reference``
+    (file of crops and their eager heatmaps, or None).
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
@@ -92,25 +82,16 @@ def prepare_model(job: dict) -> dict:
     else:
         meta = CheckpointLoader.load_checkpoint(weights, 'cpu').get('meta')
     cost = model_complexity(model)
-    out = dict(
-        params=cost['params'],
-        source_params=(meta or {}).get('source_parameters'),
-        macs=cost['macs'],
-        input_size=list(cost['input_size']),
-        weights=weights,
-        onnx={},
-        reference=None)
+    out = dict(cost, input_size=list(cost['input_size']), weights=weights)
+    out.update(source_params=(meta or {}).get('source_parameters'), onnx={})
+    out['reference'] = None
     for suffix in ('', '_int8', '_int8_dynamic'):  # maybe of other weights
         if osp.isfile(f'{stem}{suffix}.onnx'):
             os.remove(f'{stem}{suffix}.onnx')
     for variant in set(job['variants']) & set(ONNX_BACKENDS):
         out['onnx'][variant] = prepare_onnx(  # one fp32 export for all
-            model,
-            variant,
-            job['work_dir'],
-            job['name'],
-            job['calib_data'],
-            reuse=True)
+            model, variant, job['work_dir'], job['name'], job['calib_data'],
+            True)
     if job['agreement'] and set(job['variants']) - {'eager', 'pytorch'}:
         sources = crop_sources(job['calib_data'])
         crops = {
@@ -130,13 +111,10 @@ def prepare_model(job: dict) -> dict:
 
 def measure_variant(job: dict) -> dict:
     """In a worker: latency, throughput, memory, agreement and PCKh of one
-    model and variant (fields: ``docs/benchmark.md``).
-
-    Memory: on the CPU the worker's peak resident memory up to the end of
-    timing (``ru_maxrss``, loading included) minus its resident memory after
-    imports; on CUDA ``torch.cuda.max_memory_allocated`` for PyTorch and
-    None for ONNX Runtime (allocations torch cannot see; ``peak_mem_note``).
-    """
+    model and variant (fields: ``docs/benchmark.md``). Memory: CPU peak RSS
+    up to the end of timing (``ru_maxrss``) minus the RSS after imports;
+    CUDA ``max_memory_allocated`` for PyTorch, None for ONNX Runtime (its
+    allocations are invisible to torch; ``peak_mem_note`` says so)."""
     from ..deploy import (BackendPoseEstimator, OrtHeatmapRunner,
                           build_heatmap_runner, keypoint_agreement)
     from ..deploy.model_zoo import load_pose_model
@@ -149,8 +127,7 @@ def measure_variant(job: dict) -> dict:
     else:
         model = load_pose_model(job['config'], job['weights'], device)
         runner = build_heatmap_runner(model, variant, threads=job['threads'])
-    cuda = device.startswith('cuda')
-    if cuda:
+    if cuda := device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats(device)
     gen, latency = torch.Generator().manual_seed(0), {}
     for bs in job['batch_sizes']:
@@ -162,15 +139,12 @@ def measure_variant(job: dict) -> dict:
     rec = dict(latency_ms=latency, latency_ms_b1=latency.get('1'))
     rec['throughput'] = {b: int(b) * 1e3 / ms for b, ms in latency.items()}
     rec['throughput_b32'] = rec['throughput'].get('32')
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_mb
+    rec['peak_mem_mb'] = None if cuda and onnx else round(peak, 1)
     if cuda and onnx:
-        rec['peak_mem_mb'] = None
         rec['peak_mem_note'] = ('n/a: ONNX Runtime allocates GPU memory '
                                 "outside torch's allocator")
-    elif cuda:
-        rec['peak_mem_mb'] = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rec['peak_mem_mb'] = round(peak - base_mb, 1)
     model = model or load_pose_model(job['config'], job['weights'], device)
     if job['reference']:
         ref, detail = torch.load(job['reference']), {}
@@ -195,16 +169,13 @@ def measure_variant(job: dict) -> dict:
 
 
 def run_worker(job: dict, threads: int, budget_s: float) -> dict:
-    """Run ``job`` (:func:`measure_variant`'s, JSON-serialisable) in a fresh
-    Python process with ``threads`` OpenMP/MKL threads; its process group
-    (``torch.compile`` starts compilers) is killed after ``budget_s``.
-
-    Returns:
-        dict: The worker's record, or ``{'failed': reason}`` (its output
-        then goes to stderr).
-    """
+    """Run ``job`` (JSON) in a fresh Python process with ``threads``
+    OpenMP/MKL threads, its process group (``torch.compile`` starts
+    compilers) killed after ``budget_s``: the record of
+    :func:`measure_variant`, or ``{'failed': reason}`` (output to stderr)."""
     env = dict(
-        os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        os.environ,
+        **dict.fromkeys(('OMP_NUM_THREADS', 'MKL_NUM_THREADS'), str(threads)))
     with tempfile.TemporaryDirectory() as tmp:
         job_file, out_file = osp.join(tmp, 'job.json'), osp.join(tmp, 'out')
         with open(job_file, 'w') as f:

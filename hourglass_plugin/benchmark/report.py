@@ -49,10 +49,9 @@ def _fmt(value, spec: str, scale: float = 1.0) -> str:
 
 def note(record: dict) -> str:
     """The note cell: ``FAILED: ...``, ``skipped: ...`` or a memory note."""
-    if record.get('failed'):
-        return f'FAILED: {record["failed"]}'
-    if record.get('skipped'):
-        return f'skipped: {record["skipped"]}'
+    for key, word in (('failed', 'FAILED'), ('skipped', 'skipped')):
+        if record.get(key):
+            return f'{word}: {record[key]}'
     return record.get('peak_mem_note', '')
 
 
@@ -112,8 +111,8 @@ def write_results(out_dir: str, mode: str, records: List[dict], meta: dict,
     ``records``) and ``<mode>.md`` (date, machine, the exact command, then
     ``text``: the rendered table)."""
     os.makedirs(out_dir, exist_ok=True)
-    date = datetime.datetime.now(datetime.timezone.utc)
-    date, cmd = date.strftime('%Y-%m-%d %H:%M UTC'), ' '.join(command)
+    date = f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC'
+    cmd = ' '.join(command)
     with open(osp.join(out_dir, f'{mode}.json'), 'w') as f:
         json.dump(
             dict(date=date, command=cmd, meta=meta, records=records),

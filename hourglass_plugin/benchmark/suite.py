@@ -1,11 +1,4 @@
-"""The model benchmark: every model and variant of a run, side by side.
-
-:func:`model_specs` turns ``MODEL[::CHECKPOINT]`` arguments into specs;
-:func:`run_benchmark` measures the GEMM reference once, prepares each model
-here (complexity, ONNX export / int8 calibration, agreement reference) and
-times each variant in a fresh worker (:mod:`.measure`); variants the device
-cannot run are skipped with the reason.
-"""
+"""The model benchmark: every model and variant of a run, side by side."""
 import os
 import os.path as osp
 import sys
@@ -18,23 +11,26 @@ from .machine import (LoadMonitor, describe_machine, gemm_gflops,
 from .measure import prepare_model, run_worker
 from .report import add_derived
 
-#: record fields from the model's preparation
+#: the workers' settings (arguments of :func:`run_benchmark`)
+JOB_KEYS = ('device', 'threads', 'work_dir', 'batch_sizes', 'repeats',
+            'warmup', 'repeats_large', 'data_root', 'eval_batch_size',
+            'agreement', 'calib_data')
+#: record fields from the model's preparation, and measured ones
 PREPARED = ('params', 'source_params', 'macs', 'input_size')
+MEASURED = ('latency_ms_b1', 'throughput_b32', 'peak_mem_mb')
 
 
 def model_specs(models: Sequence[str], checkpoints: Optional[Sequence[str]],
                 variants: Sequence[str],
                 mmpose_variants: Sequence[str]) -> List[dict]:
     """One spec per MODEL (config path or mmpose model-zoo name, optionally
-    ``MODEL::CHECKPOINT``; or one ``checkpoints`` entry per model, ``none``
-    for random weights): ``name`` (config stem, primed when repeated),
-    ``config``, ``checkpoint`` (absolute or None), ``source`` (``ours`` for
-    configs importing ``hourglass_plugin``, else ``mmpose``) and their
-    ``variants`` (``variants`` or ``mmpose_variants``).
+    ``MODEL::CHECKPOINT``; or one ``checkpoints`` entry each, ``none``: random
+    weights): ``name`` (config stem, primed when repeated), ``config``,
+    ``checkpoint``, ``source`` (``ours``: imports ``hourglass_plugin``; else
+    ``mmpose``) and its ``variants`` (``variants`` / ``mmpose_variants``).
 
     Raises:
-        ValueError: ``checkpoints`` count differs from the models, or a
-            model has a checkpoint both ways.
+        ValueError: Checkpoints that do not pair with the models.
         FileNotFoundError: Unknown config or missing checkpoint.
     """
     from ..deploy.model_zoo import is_plugin_config, resolve_config
@@ -62,9 +58,10 @@ def model_specs(models: Sequence[str], checkpoints: Optional[Sequence[str]],
             dict(
                 name=name,
                 config=config,
-                checkpoint=checkpoint and osp.abspath(checkpoint),
-                source='ours' if ours else 'mmpose',
                 variants=list(variants if ours else mmpose_variants)))
+        specs[-1].update(
+            source='ours' if ours else 'mmpose',
+            checkpoint=checkpoint and osp.abspath(checkpoint))
     return specs
 
 
@@ -83,37 +80,23 @@ def run_benchmark(specs: List[dict],
                   agreement: bool = True,
                   worker_budget: float = 600.0,
                   allow_emulation: bool = False) -> Tuple[List[dict], dict]:
-    """Measure every model and variant of ``specs`` (:func:`model_specs`).
+    """Measure the GEMM reference, then every model and variant of
+    ``specs`` (:func:`model_specs`): preparation here (:func:`prepare_model`:
+    files in ``work_dir``; crops of ``calib_data`` for int8 and, with
+    ``agreement``, the agreement), timing in a worker per variant
+    (:func:`.measure.measure_variant`: ``batch_sizes``, ``repeats`` runs after
+    ``warmup`` below batch 8, ``repeats_large`` after 1 from 8; PCKh on
+    ``data_root`` for checkpoints) stopped after ``worker_budget`` s.
+    ``allow_emulation`` runs bf16/fp16 where the CPU emulates them.
 
-    ``work_dir`` keeps ONNX files, random-init weights and references;
-    ``calib_data`` is the data root of the real crops (int8 calibration,
-    keypoint agreement with fp32 unless ``agreement=False``); ``data_root``
-    the dataset root for PCKh (models with a checkpoint). Each variant is
-    timed at ``batch_sizes`` (``repeats`` runs after ``warmup`` below batch
-    8, ``repeats_large`` after 1 from 8) with ``threads`` threads, in a
-    worker stopped after ``worker_budget`` seconds; ``allow_emulation`` runs
-    bf16/fp16 where the CPU only emulates them.
-
-    Returns:
-        tuple: (records, meta): one record per model and variant (with
-        ``skipped`` or ``failed`` and the reason where nothing was measured)
-        and the run's conditions (:func:`describe_machine`, ``device``,
-        ``threads``, ``gemm_peak_gflops``, ``gemm_size``, load figures).
+    Returns ``(records, meta)``: one record per model and variant (with
+    ``skipped`` / ``failed`` and the reason where nothing was measured), and
+    the run's conditions (:func:`describe_machine`, GEMM, load).
     """
     torch.set_num_threads(threads)
     os.makedirs(work_dir, exist_ok=True)
-    job = dict(
-        device=device,
-        threads=threads,
-        work_dir=osp.abspath(work_dir),
-        batch_sizes=list(batch_sizes),
-        repeats=repeats,
-        warmup=warmup,
-        repeats_large=repeats_large,
-        data_root=data_root,
-        eval_batch_size=eval_batch_size,
-        agreement=agreement,
-        calib_data=calib_data)
+    work_dir, batch_sizes = osp.abspath(work_dir), list(batch_sizes)
+    job = {k: v for k, v in locals().items() if k in JOB_KEYS}
     records, gemm = [], None
     with LoadMonitor() as load:
         if not device.startswith('cuda') or torch.cuda.is_available():
@@ -128,31 +111,19 @@ def run_benchmark(specs: List[dict],
             prep = prepare_model(dict(job, **spec) | dict(variants=run)) \
                 if run else {}
             for variant in spec['variants']:
-                rec = dict(
-                    spec,
-                    variant=variant,
-                    device=device,
-                    threads=threads,
-                    latency_ms_b1=None,
-                    throughput_b32=None,
-                    peak_mem_mb=None)
+                rec = dict(spec, variant=variant, device=device)
                 rec.update((k, prep.get(k)) for k in PREPARED)
+                rec.update(dict.fromkeys(MEASURED), threads=threads)
                 del rec['variants']
                 if skips[variant]:
                     rec['skipped'] = skips[variant]
                 else:
                     _log(f'{spec["name"]} / {variant}')
-                    rec.update(
-                        run_worker(
-                            dict(
-                                job,
-                                **spec,
-                                **prep,
-                                variant=variant,
-                                onnx_file=prep['onnx'].get(variant),
-                                reference=None if variant in ('eager',
-                                                              'pytorch') else
-                                prep['reference']), threads, worker_budget))
+                    one = dict(job, **spec, **prep, variant=variant)
+                    one['onnx_file'] = prep['onnx'].get(variant)
+                    if variant in ('eager', 'pytorch'):
+                        one['reference'] = None  # itself is the reference
+                    rec.update(run_worker(one, threads, worker_budget))
                 if rec.get('failed'):
                     _log(f'{spec["name"]} / {variant}: {rec["failed"]}')
                 records.append(rec)

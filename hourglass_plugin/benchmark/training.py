@@ -1,20 +1,16 @@
-"""Training throughput: images/s of one optimisation step per config, and of
-its training data pipeline in one process (= one dataloader worker, to size
-``num_workers`` for a faster device).
-
-A step is mmengine's ``model.train_step(batch, optim_wrapper)``, what the
-Runner's loop calls each iteration (pre-processing, forward with all stacks,
-loss, backward, optimizer step), with the config's optimizer, on REAL
-samples of the config's train pipeline. Variants: ``fp32``,
-``channels_last`` (NHWC model), ``amp`` (mmengine's ``AmpOptimWrapper``, as
-``tools/train.py --amp``; CUDA only, skipped elsewhere), ``amp+channels_last``.
+"""Training throughput: images/s of mmengine's ``model.train_step`` (what
+the Runner's loop calls: pre-processing, all stacks, loss, backward, the
+config's optimizer) on REAL samples of the config's train pipeline, and of
+that pipeline in one process (one dataloader worker). Variants: ``fp32``,
+``channels_last``, ``amp`` (``AmpOptimWrapper`` as ``tools/train.py --amp``;
+CUDA only), ``amp+channels_last``.
 """
 import time
 from typing import List, Sequence
 
 import torch
-from torch.utils.benchmark import Timer
 
+from .machine import thread_timer
 from .report import _fmt
 
 TRAIN_VARIANTS = ('fp32', 'channels_last', 'amp', 'amp+channels_last')
@@ -70,17 +66,11 @@ def run_training(
         batch = pseudo_collate(
             [samples[i % len(samples)] for i in range(batch_size)])
         for variant in variants:
-            rec = dict({k: spec[k]
-                        for k in ('name', 'source', 'config')},
-                       variant=variant,
-                       device=device,
-                       threads=threads,
-                       input_size=list(cfg.codec['input_size']),
-                       batch_size=batch_size,
-                       step_s=None,
-                       train_images_per_s=None,
-                       pipeline_images_per_s=rate,
-                       loss=None)
+            rec = {k: spec[k] for k in ('name', 'source', 'config')}
+            rec.update(dict.fromkeys(('step_s', 'train_images_per_s', 'loss')))
+            rec.update(variant=variant, device=device, threads=threads)
+            rec.update(input_size=list(cfg.codec['input_size']))
+            rec.update(batch_size=batch_size, pipeline_images_per_s=rate)
             if variant.startswith('amp') and not cuda:
                 rec['skipped'] = 'amp needs a CUDA GPU (AmpOptimWrapper)'
             else:
@@ -106,11 +96,12 @@ def _time_steps(cfg, variant: str, batch: dict, steps: int,
     if variant.startswith('amp'):
         use_amp(optim_cfg)
     optim_wrapper, losses = build_optim_wrapper(model, optim_cfg), []
-    timer = Timer(
+    timer = thread_timer(
         'losses.append(float(model.train_step(batch, wrapper)["loss"]))',
-        globals=dict(
-            losses=losses, model=model, batch=batch, wrapper=optim_wrapper),
-        num_threads=torch.get_num_threads())
+        losses=losses,
+        model=model,
+        batch=batch,
+        wrapper=optim_wrapper)
     timer.timeit(1)
     seconds = timer.timeit(steps).mean
     if not torch.isfinite(torch.tensor(losses[-1])):

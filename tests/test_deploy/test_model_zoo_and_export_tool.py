@@ -61,11 +61,12 @@ def test_export_tool_verifies_against_eager(tmp_path, capsys, sample_config,
         str(ckpt), '--out',
         str(out), '--threads', '2', '--calib-data',
         str(data_dir), '--int8',
-        str(tmp_path / 'sample_int8.onnx')
-    ])
+        str(tmp_path / 'sample_int8.onnx'), '--int8-mode', 'dynamic'
+    ])  # static int8 calibration: test_backends
     printed = capsys.readouterr().out
     assert out.is_file() and (tmp_path / 'sample_int8.onnx').is_file()
     assert 'max abs heatmap diff' in printed
+    assert f'{report["int8_agreement"]:.1%} of 48 decoded joints' in printed
     # 1e-4 of the peak (random-init heatmaps reach ~1e3)
     tol = 1e-4 * max(1.0, report['heatmap_peak'])
     assert report['max_abs_diff_b1'] <= tol
