@@ -38,18 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     add = p.add_argument
     add('models', nargs='+', metavar='MODEL')
     add('--checkpoints', nargs='+', help='one per MODEL ("none": random)')
-    add('--variants',
-        nargs='+',
-        choices=BACKENDS,
-        metavar='VARIANT',
-        default=['eager', 'onnx', 'int8', 'bf16'],
-        help='for our models')
-    add('--mmpose-variants',
-        nargs='+',
-        choices=BACKENDS,
-        metavar='VARIANT',
-        default=['eager'],
-        help="for mmpose's models")
+    for flag, default in (('--variants', ['eager', 'onnx', 'int8', 'bf16']),
+                          ('--mmpose-variants', ['eager'])):
+        add(flag, nargs='+', choices=BACKENDS, metavar='V', default=default)
     add('--device', default='cpu', help='cpu or cuda[:i]')
     add('--threads', type=int, default=len(os.sched_getaffinity(0)))
     add('--batch-sizes', type=int, nargs='+', default=[1, 32])
@@ -59,11 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add('--gemm-size', type=int, default=4096)
     add('--worker-budget', type=float, default=600, help='seconds')
     add('--allow-emulation', action='store_true')
-    add('--data-root',
-        help='dataset root for PCKh (--training: its data, '
-        'default data/)')
-    add('--calib-data',
-        help='real crops for int8 calibration and agreement (default: data/)')
+    add('--data-root', help='PCKh data (--training: training data, data/)')
+    add('--calib-data', help='int8 calibration, agreement crops (data/)')
     add('--eval-batch-size', type=int, default=8)
     add('--no-agreement', action='store_true')
     add('--work-dir', default=osp.join(ROOT, 'work_dirs', 'benchmark'))
@@ -71,9 +59,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     add('--train-batch', type=int, default=4)
     add('--train-variants',
         nargs='+',
-        default=['fp32'],
         choices=TRAIN_VARIANTS,
-        metavar='VARIANT')
+        metavar='V',
+        default=['fp32'])
     add('--train-steps', type=int, default=2)
     for out in ('--out-json', '--out-md', '--out-dir'):
         add(out)
