@@ -1,7 +1,7 @@
 """What the machine is, what it reaches, and how busy others keep it, from
 the libraries that report it (torch's CPU capability and feature queries,
 ``psutil``); times from ``torch.utils.benchmark.Timer`` (the run's threads,
-CUDA synchronised). The speed reference is MEASURED: this machine's fp32
+CUDA synchronised). The speed reference is MEASURED: the run's fp32
 ``torch.mm`` rate (convolution kernels can beat it: not a bound).
 """
 import os
