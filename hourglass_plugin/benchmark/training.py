@@ -97,7 +97,7 @@ def _time_steps(cfg, variant: str, batch: dict, steps: int,
         use_amp(optim_cfg)
     optim_wrapper, losses = build_optim_wrapper(model, optim_cfg), []
     timer = thread_timer(
-        'losses.append(float(model.train_step(batch, wrapper)["loss"]))',
+        'losses.append(model.train_step(batch, wrapper)["loss"].item())',
         losses=losses,
         model=model,
         batch=batch,

@@ -305,10 +305,10 @@ def test_training_mode_steps_on_real_samples(data_dir):
                                    variants=('fp32', 'channels_last', 'amp'))
     assert fp32['input_size'] == [64, 64] and fp32['batch_size'] == 2
     assert fp32['train_images_per_s'] == pytest.approx(2 / fp32['step_s'])
-    # same weights, same batch, other memory layout: the same training (the
-    # last loss follows one optimizer step, which amplifies float rounding)
+    # same weights (the config's learning rate is 0), same batch, other
+    # memory layout: the same loss up to float rounding
     assert nhwc['variant'] == 'channels_last'
-    assert nhwc['loss'] == pytest.approx(fp32['loss'], rel=1e-2)
+    assert nhwc['loss'] == pytest.approx(fp32['loss'], rel=1e-4)
     if not torch.cuda.is_available():
         assert amp['skipped'].startswith('amp needs a CUDA GPU')
         assert amp['train_images_per_s'] is None
