@@ -1,21 +1,16 @@
-"""Export the last-stack heatmap network to ONNX, with a dynamic batch axis.
-
-Graph: input ``input`` (N, 3, H, W) float32 normalised crops -> output
-``heatmaps`` (N, K, h, w) float32, the LAST stack only (what inference
-decodes; the intermediate stacks only matter for the training loss). ``N`` is
-dynamic; ``H, W`` are fixed at export (the hourglass needs sides that are
-multiples of 2^(levels+2), e.g. 128 for HG-52). Uses torch's TorchScript-based
-exporter (``dynamo=False``), which needs only ``onnx`` (the dynamo exporter
-would also need ``onnxscript``).
-
-The file records which weights it holds: ``metadata_props`` key
-:data:`WEIGHTS_KEY` = :func:`weights_fingerprint` of the exported model, so a
-runner built from a model and an ONNX file can refuse a file exported from
-other weights.
+"""Export the last-stack heatmap network to ONNX: ``input`` (N, 3, H, W)
+float32 normalised crops -> ``heatmaps`` (N, K, h, w) float32 of the LAST
+stack (what inference decodes), N dynamic, H and W fixed at export. torch's
+TorchScript-based exporter (``dynamo=False``: needs only ``onnx``, not
+``onnxscript``); its trace-time warnings about the model's shape checks
+(constants at the export size) are silenced. The file records its weights
+(``metadata_props`` :data:`WEIGHTS_KEY` = :func:`weights_fingerprint`), so a
+runner can refuse a file exported from other weights than a checkpoint's.
 """
 import hashlib
 import os
 import os.path as osp
+import warnings
 from typing import Optional, Tuple
 
 import torch
@@ -25,6 +20,7 @@ from .heatmap_net import LastStackHeatmaps, model_input_size
 
 INPUT_NAME = 'input'
 OUTPUT_NAME = 'heatmaps'
+DYNAMIC_AXES = {INPUT_NAME: {0: 'batch'}, OUTPUT_NAME: {0: 'batch'}}
 #: ONNX ``metadata_props`` key holding :func:`weights_fingerprint`
 WEIGHTS_KEY = 'hourglass_plugin.weights_sha256'
 
@@ -71,14 +67,16 @@ def export_onnx(pose_model: nn.Module,
     device = next(pose_model.parameters()).device
     dummy = torch.zeros(1, 3, height, width, device=device)
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        warnings.filterwarnings('ignore',
+                                'You are using the legacy TorchScript')
         torch.onnx.export(
             net, (dummy, ),
             out_file,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
-            dynamic_axes={n: [0]
-                          for n in (INPUT_NAME, OUTPUT_NAME)},
+            dynamic_axes=DYNAMIC_AXES,
             opset_version=opset,
             do_constant_folding=True,
             dynamo=False)
