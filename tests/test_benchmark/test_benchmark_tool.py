@@ -333,3 +333,40 @@ def test_cuda_without_a_gpu_finishes_with_every_variant_skipped(
             ] == 2 * ['no CUDA device (torch.cuda.is_available() is False)']
     assert records[0]['gemm_peak_gflops'] is None
     assert '| skipped: no CUDA device' in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_cuda_inference_rows_are_measured_or_say_why(bench, ours, tmp_path):
+    out_json = tmp_path / 'cuda.json'
+    code = bench.main([
+        ours, '--device', 'cuda', '--variants', 'eager', 'channels_last',
+        'fp16', 'onnx', 'int8', '--batch-sizes', '1', '2', '--repeats', '2',
+        '--warmup', '1', '--gemm-size', '1024', '--no-agreement', '--work-dir',
+        str(tmp_path), '--out-json',
+        str(out_json)
+    ])
+    assert code == 0
+    eager, nhwc, fp16, onnx, int8 = json.loads(out_json.read_text())
+    for rec in (eager, nhwc, fp16):  # torch's allocator sees these
+        assert rec['latency_ms_b1'] > 0 and rec['peak_mem_mb'] > 0
+    assert 'int8 kernels' in int8['skipped']
+    if onnx.get('skipped'):  # the CPU build of onnxruntime
+        assert 'pip install onnxruntime-gpu' in onnx['skipped']
+    else:  # ONNX Runtime's GPU memory is not torch's: not reported
+        assert onnx['peak_mem_mb'] is None and onnx['peak_mem_note']
+
+
+@pytest.mark.gpu
+def test_amp_training_steps_on_cuda(data_dir):
+    from hourglass_plugin.benchmark import run_training
+    spec = dict(name='tiny', source='mmpose', config=str(TINY_MMPOSE))
+    fp32, amp = run_training([spec],
+                             str(data_dir),
+                             batch_size=2,
+                             steps=1,
+                             device='cuda',
+                             pipeline_samples=2,
+                             variants=('fp32', 'amp'))
+    assert 'skipped' not in amp and amp['step_s'] > 0
+    # learning rate 0: the same weights, fp16 autocast rounding only
+    assert amp['loss'] == pytest.approx(fp32['loss'], rel=1e-2)

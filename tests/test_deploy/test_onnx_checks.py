@@ -131,3 +131,16 @@ def test_the_fingerprint_follows_every_tensor_of_the_state_dict(sample_model):
         assert weights_fingerprint(sample_model) != before
         bn.running_var.copy_(saved)
     assert weights_fingerprint(sample_model) == before
+
+
+@pytest.mark.gpu
+def test_onnx_on_cuda_binds_gpu_tensors_and_matches_the_cpu(
+        sample_onnx, real_crops):
+    if CUDA not in onnxruntime.get_available_providers():
+        pytest.skip('onnxruntime has no CUDAExecutionProvider '
+                    '(pip install onnxruntime-gpu)')
+    crops = real_crops['mpii'][:4]
+    expected = OrtHeatmapRunner(sample_onnx)(crops)
+    got = OrtHeatmapRunner(sample_onnx, device='cuda:0')(crops.cuda())
+    assert got.device == torch.device('cuda', 0)  # bound on the GPU
+    assert (got.cpu() - expected).abs().max() <= 1e-3 * expected.abs().max()
