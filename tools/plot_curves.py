@@ -2,19 +2,16 @@
 
     python tools/plot_curves.py WORK_DIR [--out curves.png]
 
-Reads the newest ``WORK_DIR/<timestamp>/vis_data/scalars.json`` that mmengine's
-``LocalVisBackend`` writes (one json object per logged step: training lines
-hold ``loss``, validation lines ``PCK``/``PCK@0.1``), prints the loss averaged
-of each validated epoch (and the first) beside its PCKh, and saves a
-two-panel PNG. Logged losses are mmengine's window means
-(``log_processor.window_size``; 1 in the sample config, i.e. raw values).
+Reads the newest ``WORK_DIR/<timestamp>/vis_data/scalars.json`` (mmengine's
+``LocalVisBackend``: training lines hold ``loss``, validation lines
+``PCK``/``PCK@0.1``), prints each validated epoch's mean logged loss beside
+its PCKh, and saves a two-panel PNG (default ``WORK_DIR/curves.png``).
 """
 import argparse
 import glob
 import json
 import os.path as osp
 from collections import defaultdict
-from typing import Dict, List, Optional, Tuple
 
 import matplotlib
 
@@ -22,67 +19,39 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def read_scalars(work_dir: str) -> Tuple[List[dict], List[dict]]:
-    """Return (training records, validation records) of the newest run.
-
-    Raises:
-        FileNotFoundError: No ``*/vis_data/scalars.json`` under ``work_dir``.
-    """
-    files = sorted(
-        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not files:
-        raise FileNotFoundError(
-            f'no */vis_data/scalars.json under {work_dir}: was it trained '
-            'with LocalVisBackend?')
-    train, val = [], []
-    with open(files[-1]) as f:
-        for line in f:
-            rec = json.loads(line)
-            (val if 'PCK' in rec else train).append(rec)
-    return train, val
-
-
-def loss_per_epoch(train: List[dict]) -> Dict[int, float]:
-    """Mean of the logged ``loss`` values per epoch (1-based epochs)."""
-    sums: Dict[int, List[float]] = defaultdict(list)
-    for rec in train:
-        if 'loss' in rec:
-            sums[int(rec.get('epoch', 0))].append(rec['loss'])
-    return {e: sum(v) / len(v) for e, v in sorted(sums.items())}
-
-
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv=None) -> None:
     """Print the loss/PCKh table and write the PNG."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir')
-    parser.add_argument('--out', help='PNG path (default WORK_DIR/curves.png)')
+    parser.add_argument('--out')
     args = parser.parse_args(argv)
-    train, val = read_scalars(args.work_dir)
-    losses = loss_per_epoch(train)
-    pck = {int(r['step']): r for r in val}
+    files = sorted(
+        glob.glob(osp.join(args.work_dir, '*', 'vis_data', 'scalars.json')))
+    if not files:
+        raise SystemExit(f'error: no */vis_data/scalars.json under '
+                         f'{args.work_dir}')
+    with open(files[-1]) as f:
+        logs = [json.loads(line) for line in f]
+    train = [r for r in logs if 'loss' in r]
+    val = {int(r['step']): r for r in logs if 'PCK' in r}
+    losses = defaultdict(list)
+    for r in train:
+        losses[int(r.get('epoch', 0))].append(r['loss'])
     print(f'{"epoch":>5} {"loss":>10} {"PCKh@0.5":>9} {"PCKh@0.1":>9}')
-    for epoch, loss in losses.items():
-        r = pck.get(epoch)
-        if r is None and epoch != min(losses):
-            continue  # one row per validation, plus the first epoch
-        extra = (f' {r["PCK"]:9.2f} {r["PCK@0.1"]:9.2f}' if r else '')
-        print(f'{epoch:5d} {loss:10.6f}{extra}')
+    for epoch, values in sorted(losses.items()):
+        if epoch in val or epoch == min(losses):
+            pck = val.get(epoch)
+            extra = f' {pck["PCK"]:9.2f} {pck["PCK@0.1"]:9.2f}' if pck else ''
+            print(f'{epoch:5d} {sum(values) / len(values):10.6f}{extra}')
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    ax1.plot([r['step'] for r in train if 'loss' in r],
-             [r['loss'] for r in train if 'loss' in r])
+    ax1.plot([r['step'] for r in train], [r['loss'] for r in train])
     ax1.set(
         xlabel='iteration',
         ylabel='training loss (sum over stacks)',
         yscale='log',
         title='loss')
-    ax2.plot(
-        list(pck), [r['PCK'] for r in pck.values()],
-        'o-',
-        label='PCKh@0.5 Mean')
-    ax2.plot(
-        list(pck), [r['PCK@0.1'] for r in pck.values()],
-        's-',
-        label='PCKh@0.1 Mean')
+    for key, label in (('PCK', 'PCKh@0.5 Mean'), ('PCK@0.1', 'PCKh@0.1')):
+        ax2.plot(list(val), [r[key] for r in val.values()], 'o-', label=label)
     ax2.set(xlabel='epoch', ylabel='%', title='validation PCKh')
     ax2.legend()
     fig.tight_layout()

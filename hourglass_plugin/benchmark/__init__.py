@@ -1,31 +1,18 @@
-"""Benchmarks of pose models on one machine: the library behind
-``tools/benchmark.py`` and ``tools/model_complexity.py``.
-
-* :mod:`.machine` -- the device, its measured GEMM rate and theoretical
-  peaks, which variants run natively, CPU load of other processes;
-* :mod:`.complexity` -- parameters and MACs (mmengine's counter);
-* :mod:`.measure` / :mod:`.suite` -- per model and variant: latency,
-  throughput, memory, keypoint agreement, PCKh, each variant in a fresh
-  process with a time budget;
-* :mod:`.report` -- derived figures, Markdown, speed-up sentences, plot;
-* :mod:`.pipeline` -- the top-down demo's work timed stage by stage;
-* :mod:`.training` -- training-step and data-pipeline throughput.
-
-Nothing here runs, reads files or parses configs at import time.
+"""Benchmarks of pose models on one machine (``tools/benchmark.py``):
+:mod:`.machine`, :mod:`.complexity`, :mod:`.measure` / :mod:`.suite` (each
+variant in a fresh process), :mod:`.report`, :mod:`.training`. Nothing runs
+at import time.
 """
 from .complexity import model_complexity
-from .machine import (cpu_info, gemm_peak_gflops, theoretical_peaks,
-                      variant_skip_reason)
-from .pipeline import pipeline_markdown, run_pipeline
-from .report import (REQUIRED_KEYS, add_derived, baseline, markdown, plot,
-                     ratio_lines)
+from .machine import describe_machine, gemm_gflops, variant_skip_reason
+from .report import (REQUIRED_KEYS, add_derived, baseline, markdown,
+                     ratio_lines, write_results)
 from .suite import model_specs, run_benchmark
 from .training import TRAIN_VARIANTS, run_training, training_markdown
 
 __all__ = [
-    'REQUIRED_KEYS', 'add_derived', 'baseline', 'cpu_info', 'gemm_peak_gflops',
-    'markdown', 'model_complexity', 'model_specs', 'pipeline_markdown', 'plot',
-    'TRAIN_VARIANTS', 'ratio_lines', 'run_benchmark', 'run_pipeline',
-    'run_training', 'theoretical_peaks', 'training_markdown',
-    'variant_skip_reason'
+    'REQUIRED_KEYS', 'TRAIN_VARIANTS', 'add_derived', 'baseline',
+    'describe_machine', 'gemm_gflops', 'markdown', 'model_complexity',
+    'model_specs', 'ratio_lines', 'run_benchmark', 'run_training',
+    'training_markdown', 'variant_skip_reason', 'write_results'
 ]

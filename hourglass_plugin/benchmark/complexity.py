@@ -1,12 +1,9 @@
-"""Parameters and multiply-adds of a pose model: the one counter that
-``tools/model_complexity.py`` and ``tools/benchmark.py`` share.
-
-mmengine's ``get_model_complexity_info`` (fvcore's counter), as mmpose's
-``tools/analysis_tools/get_flops.py`` uses it, on the network
-``normalised crop -> heatmaps`` (backbone + head, one image, no flip test,
-no decoding). Its "flops" count one fused multiply-add as one operation,
-i.e. they are MACs: the convention of mmpose's model zoo. Operators without
-a counter (batch norm, additions, pooling, up-sampling) add nothing.
+"""Parameters and multiply-adds of a pose model: mmengine's
+``get_model_complexity_info`` (fvcore's counter, as mmpose's
+``tools/analysis_tools/get_flops.py``) on the network ``normalised crop ->
+last-stack heatmaps`` (one image, no flip test, no decoding). Its "flops"
+count a fused multiply-add as one (MACs, mmpose's model-zoo convention);
+batch norm, additions, pooling and up-sampling count nothing.
 """
 from typing import Dict, Optional, Tuple
 
@@ -19,17 +16,9 @@ from ..deploy.heatmap_net import LastStackHeatmaps, model_input_size
 def model_complexity(
         pose_model: nn.Module,
         input_size: Optional[Tuple[int, int]] = None) -> Dict[str, int]:
-    """Count a top-down estimator's parameters and MACs for one image.
-
-    Args:
-        pose_model (nn.Module): mmpose top-down estimator (any device).
-        input_size (tuple[int, int], optional): ``(W, H)`` input pixels;
-            defaults to the head codec's ``input_size``.
-
-    Returns:
-        dict: ``params`` (all parameters), ``backbone_params``,
-        ``head_params``, ``macs`` (multiply-adds of one image; mmpose's
-        "FLOPs"), ``input_size`` ``(W, H)``.
+    """``params`` (all), ``backbone_params``, ``head_params``, ``macs`` (of
+    one image) and ``input_size`` ``(W, H)`` in pixels (default: the head
+    codec's) of a top-down estimator on any device.
 
     Raises:
         ValueError: No ``input_size`` given and none in the codec.

@@ -1,70 +1,31 @@
-"""Measuring one model: preparation in the main process, then one FRESH
-process per variant (so memory figures do not mix), each with a time budget.
-
-A worker is ``python -m hourglass_plugin.benchmark.worker JOB.json``: it
-reads the job, measures and writes its record to ``job['out']``.
-"""
+"""Measuring one model: preparation here, then one FRESH process per
+variant (memory figures do not mix) with a time budget; a worker that fails
+or overruns gives ``{'failed': reason}``, never a silent gap."""
 import json
 import os
 import os.path as osp
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
 from typing import Dict
 
+import psutil
 import torch
-from mmengine.runner import CheckpointLoader
 
 from ..deploy.backends import ONNX_BACKENDS
 from .machine import median_seconds
 
-
-def rss_mb() -> float:
-    """Current resident memory of this process in MiB (Linux /proc)."""
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2**20
-
-
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS; False
-    when the kernel does not allow it."""
-    try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory (VmHWM) of this process in MiB.
-
-    Raises:
-        RuntimeError: No VmHWM line in ``/proc/self/status``.
-    """
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError('no VmHWM in /proc/self/status')
+WORKER = f'import sys; from {__name__} import worker_main; ' \
+    'worker_main(sys.argv[1])'
 
 
 def evaluate_pckh(estimator, config_file: str, data_root: str,
                   batch_size: int) -> Dict[str, float]:
-    """PCKh of ``estimator`` with the config's test loader and evaluator.
-
-    Args:
-        estimator: Anything with ``test_step`` (the model, or a
-            ``BackendPoseEstimator``).
-        config_file (str): The model's config.
-        data_root (str): Replaces ``test_dataloader.dataset.data_root``; a
-            ``headbox_file`` that starts with the old data_root moves along.
-        batch_size (int): Test batch size.
-
-    Returns:
-        dict: ``PCKh`` and ``PCKh@0.1`` (the evaluator's ``PCK`` and
-        ``PCK@0.1``, in percent).
+    """``PCKh`` / ``PCKh@0.1`` (percent) of ``estimator`` (anything with
+    ``test_step``) with the config's test loader and evaluator, its
+    ``data_root`` (and a ``headbox_file`` under it) moved to ``data_root``.
 
     Raises:
         KeyError: If the evaluator reports no ``PCK`` / ``PCK@0.1``.
@@ -75,104 +36,62 @@ def evaluate_pckh(estimator, config_file: str, data_root: str,
     from mmengine.runner import Runner
     cfg = Config.fromfile(config_file)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
-    loader_cfg = cfg.test_dataloader
-    dataset = loader_cfg.dataset
-    old_root = dataset.get('data_root') or ''
-    headbox = dataset.get('headbox_file')
-    if headbox and old_root and headbox.startswith(old_root):
-        dataset.headbox_file = osp.join(data_root, headbox[len(old_root):])
+    dataset = cfg.test_dataloader.dataset
+    old, headbox = dataset.get('data_root') or '', dataset.get('headbox_file')
+    if headbox and old and headbox.startswith(old):
+        dataset.headbox_file = osp.join(data_root, headbox[len(old):])
     dataset.data_root = data_root
-    loader_cfg.update(
+    cfg.test_dataloader.update(
         batch_size=batch_size, num_workers=0, persistent_workers=False)
-    loader = Runner.build_dataloader(loader_cfg)
+    loader = Runner.build_dataloader(cfg.test_dataloader)
     evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = loader.dataset.metainfo
     with torch.no_grad():
         for batch in loader:
             evaluator.process(estimator.test_step(batch), batch)
-    metrics = {
-        k.split('/')[-1]: v
-        for k, v in evaluator.evaluate(len(loader.dataset)).items()
-    }
-    return {
-        'PCKh': float(metrics['PCK']),
-        'PCKh@0.1': float(metrics['PCK@0.1'])
-    }
+    metrics = evaluator.evaluate(len(loader.dataset))
+    metrics = {k.split('/')[-1]: float(v) for k, v in metrics.items()}
+    return {'PCKh': metrics['PCK'], 'PCKh@0.1': metrics['PCK@0.1']}
 
 
 def prepare_model(job: dict) -> dict:
-    """Per model, in the main process: params, MACs, the agreement crops and
-    their eager reference heatmaps, and the ONNX files its variants need.
-    Without a checkpoint the random initial weights are saved, so that every
-    worker runs the same network.
-
-    Args:
-        job (dict): ``config``, ``checkpoint`` (or None), ``device``,
-            ``work_dir``, ``name``, ``variants`` (to prepare), ``agreement``
-            (bool), ``calib_data`` (the data root of the real crops:
-            ``mpii`` + ``coco_gt`` for the agreement, ``coco_det`` for int8
-            calibration; see ``deploy.crops``) and optionally
-            ``int8_keep_fp32`` (convolutions ``int8`` leaves fp32, see
-            ``deploy.prepare_onnx``).
-
-    Returns:
-        dict: ``params``, ``source_params`` (the parameter count of the
-        network a converted checkpoint came from, ``meta.source_parameters``
-        written by ``tools/convert_checkpoint.py``; else None), ``macs``,
-        ``input_size`` ``[W, H]``, ``weights``, ``onnx`` (variant -> file),
-        ``reference`` (file, when agreement is measured) and
-        ``agreement_floor``: the share of joints the fp32 network keeps
-        within 1 heatmap px when its input gets +-1 grey level of noise
-        (``deploy.input_noise_floor``, all crops; None without agreement);
-        with an ``int8`` variant, ``int8_mac_share``: the share of the
-        convolution MACs its model runs in int8.
+    """Per model, in the main process, for ``job`` (``config``,
+    ``checkpoint`` or None, ``device``, ``work_dir``, ``name``, ``variants``,
+    ``agreement``, ``calib_data``: ``mpii`` + ``coco_gt`` crops for the
+    agreement, ``coco_det`` for int8): ``params``, ``source_params``
+    (``meta.source_parameters`` of a converted checkpoint), ``macs``,
+    ``input_size`` [W, H], ``weights`` (random initial ones are saved, so
+    every worker runs them), ``onnx`` (variant -> file) and ``reference``
+    (file of crops and their eager heatmaps, or None).
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
     """
-    from ..deploy import (crop_sources, dataset_crops, input_noise_floor,
-                          int8_mac_share, onnx_paths, pooled_share,
-                          prepare_onnx, reference_heatmaps)
+    from mmengine.runner import CheckpointLoader
+
+    from ..deploy import (crop_sources, dataset_crops, prepare_onnx,
+                          reference_heatmaps)
     from ..deploy.model_zoo import load_pose_model
     from .complexity import model_complexity
     torch.manual_seed(0)
     model = load_pose_model(job['config'], job['checkpoint'], job['device'])
-    weights = job['checkpoint']
-    if weights is None:  # every worker must run the same random weights
-        weights = osp.join(job['work_dir'], f'{job["name"]}_random_init.pth')
-        torch.save(model.state_dict(), weights)
+    stem = osp.join(job['work_dir'], job['name'])
+    weights, meta = job['checkpoint'], {}
+    if weights is None:
+        torch.save(model.state_dict(), weights := f'{stem}_random_init.pth')
+    else:
+        meta = CheckpointLoader.load_checkpoint(weights, 'cpu').get('meta')
     cost = model_complexity(model)
-    source_params = None
-    if job['checkpoint']:
-        meta = CheckpointLoader.load_checkpoint(
-            job['checkpoint'], map_location='cpu').get('meta') or {}
-        source_params = meta.get('source_parameters')
-    out = dict(
-        params=cost['params'],
-        source_params=source_params,
-        macs=cost['macs'],
-        input_size=list(cost['input_size']),
-        weights=weights,
-        onnx={},
-        agreement_floor=None)
-    for stale in onnx_paths(job['work_dir'], job['name']).values():
-        if osp.isfile(stale):  # from another run, maybe other weights
-            os.remove(stale)
-    for variant in job['variants']:
-        if variant in ONNX_BACKENDS:  # one fp32 export for all of them
-            out['onnx'][variant] = prepare_onnx(
-                model,
-                variant,
-                job['work_dir'],
-                name=job['name'],
-                calib_data=job['calib_data'],
-                reuse=True,
-                int8_keep_fp32=job.get('int8_keep_fp32', 0)
-                if variant == 'int8' else 0)
-    if 'int8' in out['onnx']:
-        out['int8_mac_share'] = int8_mac_share(
-            onnx_paths(job['work_dir'], job['name'])['onnx'],
-            out['onnx']['int8'])
+    out = dict(cost, input_size=list(cost['input_size']), weights=weights)
+    out.update(source_params=(meta or {}).get('source_parameters'), onnx={})
+    out['reference'] = None
+    for suffix in ('', '_int8', '_int8_dynamic'):  # maybe of other weights
+        if osp.isfile(f'{stem}{suffix}.onnx'):
+            os.remove(f'{stem}{suffix}.onnx')
+    for variant in set(job['variants']) & set(ONNX_BACKENDS):
+        out['onnx'][variant] = prepare_onnx(  # one fp32 export for all
+            model, variant, job['work_dir'], job['name'], job['calib_data'],
+            True)
     if job['agreement'] and set(job['variants']) - {'eager', 'pytorch'}:
         sources = crop_sources(job['calib_data'])
         crops = {
@@ -185,122 +104,102 @@ def prepare_model(job: dict) -> dict:
                 f'{job["calib_data"]} (annotations/mpii_val.json or '
                 'coco_multi/test_coco.json)')
         refs = {k: reference_heatmaps(model, v) for k, v in crops.items()}
-        out['agreement_floor'] = pooled_share(
-            input_noise_floor(model, v) for v in crops.values())
-        out['reference'] = osp.join(job['work_dir'], f'{job["name"]}_ref.pt')
-        torch.save(dict(crops=crops, heatmaps=refs), out['reference'])
+        torch.save(dict(crops=crops, heatmaps=refs), f'{stem}_ref.pt')
+        out['reference'] = f'{stem}_ref.pt'
     return out
 
 
 def measure_variant(job: dict) -> dict:
     """In a worker: latency, throughput, memory, agreement and PCKh of one
-    model and variant (see ``tools/benchmark.py`` for each figure)."""
+    model and variant (fields: ``docs/benchmark.md``). Memory: CPU peak RSS
+    up to the end of timing (``ru_maxrss``) minus the RSS after imports;
+    CUDA ``max_memory_allocated`` for PyTorch, None for ONNX Runtime (its
+    allocations are invisible to torch; ``peak_mem_note`` says so)."""
     from ..deploy import (BackendPoseEstimator, OrtHeatmapRunner,
                           build_heatmap_runner, keypoint_agreement)
     from ..deploy.model_zoo import load_pose_model
-    device, variant = job['device'], job['variant']
+    device, variant, onnx = job['device'], job['variant'], job['onnx_file']
     width, height = job['input_size']
-    base_mb = rss_mb()
-    cuda = device.startswith('cuda')
+    base_mb = psutil.Process().memory_info().rss / 2**20
     model = None
-    if variant in ONNX_BACKENDS:
-        runner = OrtHeatmapRunner(
-            job['onnx_file'], threads=job['threads'], device=device)
+    if onnx:
+        runner = OrtHeatmapRunner(onnx, job['threads'], device)
     else:
         model = load_pose_model(job['config'], job['weights'], device)
         runner = build_heatmap_runner(model, variant, threads=job['threads'])
-    gen = torch.Generator().manual_seed(0)
-    if cuda:
+    if cuda := device.startswith('cuda'):
         torch.cuda.reset_peak_memory_stats(device)
-    has_hwm = reset_peak_rss()
-    latency = {}
+    gen, latency = torch.Generator().manual_seed(0), {}
     for bs in job['batch_sizes']:
         inputs = torch.randn(bs, 3, height, width, generator=gen).to(device)
-        large = bs >= 8
-        seconds = median_seconds(
-            lambda: runner(inputs), 1 if large else job['warmup'],
-            job['repeats_large'] if large else job['repeats'], device)
-        latency[str(bs)] = seconds * 1e3
-    if cuda:
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        peak = (peak_rss_mb() if has_hwm else rss_mb()) - base_mb
-    record = dict(
-        latency_ms=latency,
-        latency_ms_b1=latency.get('1'),
-        throughput={
-            bs: int(bs) * 1e3 / ms
-            for bs, ms in latency.items()
-        },
-        peak_mem_mb=round(peak, 1))
-    record['throughput_b32'] = record['throughput'].get('32')
-    if model is None:
-        model = load_pose_model(job['config'], job['weights'], device)
-    if job.get('reference'):
-        ref = torch.load(job['reference'])
-        detail, shares, diffs = {}, [], []
+        n, warm = (job['repeats_large'], 1) if bs >= 8 else (job['repeats'],
+                                                             job['warmup'])
+        latency[str(bs)] = 1e3 * median_seconds(lambda: runner(inputs), warm,
+                                                n)
+    rec = dict(latency_ms=latency, latency_ms_b1=latency.get('1'))
+    rec['throughput'] = {b: int(b) * 1e3 / ms for b, ms in latency.items()}
+    rec['throughput_b32'] = rec['throughput'].get('32')
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_mb
+    rec['peak_mem_mb'] = None if cuda and onnx else round(peak, 1)
+    if cuda and onnx:
+        rec['peak_mem_note'] = ('n/a: ONNX Runtime allocates GPU memory '
+                                "outside torch's allocator")
+    model = model or load_pose_model(job['config'], job['weights'], device)
+    if job['reference']:
+        ref, detail = torch.load(job['reference']), {}
         for name, crops in ref['crops'].items():
             test = torch.cat(
                 [runner(c.to(device)).cpu() for c in crops.split(8)])
-            agree = keypoint_agreement(model, ref['heatmaps'][name], test,
-                                       (width, height))
-            detail[name] = agree
-            shares.append((agree['share'], agree['joints']))
-            diffs.append(agree['max_abs_diff'])
-        joints = sum(n for _, n in shares)
-        record['kpt_agreement'] = sum(s * n for s, n in shares) / joints
-        record['kpt_agreement_detail'] = detail
-        record['max_abs_diff'] = max(diffs)
-    if job.get('data_root') and job['checkpoint']:
+            detail[name] = keypoint_agreement(model, ref['heatmaps'][name],
+                                              test, (width, height))
+        joints = sum(a['joints'] for a in detail.values())
+        rec.update(
+            kpt_agreement=sum(a['share'] * a['joints']
+                              for a in detail.values()) / joints,
+            kpt_agreement_detail=detail,
+            max_abs_diff=max(a['max_abs_diff'] for a in detail.values()))
+    if job['data_root'] and job['checkpoint']:
         estimator = model if variant in ('eager', 'pytorch') else \
             BackendPoseEstimator(model, runner)
-        record.update(
+        rec.update(
             evaluate_pckh(estimator, job['config'], job['data_root'],
                           job['eval_batch_size']))
-    return record
+    return rec
 
 
 def run_worker(job: dict, threads: int, budget_s: float) -> dict:
-    """Run ``job`` in a fresh Python process with pinned threads.
-
-    Args:
-        job (dict): The job for :func:`measure_variant` (JSON-serialisable).
-        threads (int): ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` (and the
-            job's own torch / ONNX Runtime threads).
-        budget_s (float): Wall-time budget; the worker's whole process group
-            (``torch.compile`` starts compiler processes) is killed after it.
-
-    Returns:
-        dict: The worker's record, or ``{'skipped': reason}`` when it ran
-        out of time or failed (its output then goes to stderr).
-    """
+    """Run ``job`` (JSON) in a fresh Python process with ``threads``
+    OpenMP/MKL threads, its process group (``torch.compile`` starts
+    compilers) killed after ``budget_s``: the record of
+    :func:`measure_variant`, or ``{'failed': reason}`` (output to stderr)."""
     env = dict(
-        os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        os.environ,
+        **dict.fromkeys(('OMP_NUM_THREADS', 'MKL_NUM_THREADS'), str(threads)))
     with tempfile.TemporaryDirectory() as tmp:
         job_file, out_file = osp.join(tmp, 'job.json'), osp.join(tmp, 'out')
         with open(job_file, 'w') as f:
             json.dump(dict(job, out=out_file), f)
-        proc = subprocess.Popen(
-            [sys.executable, '-m', f'{__package__}.worker', job_file],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True)
+        proc = subprocess.Popen([sys.executable, '-c', WORKER, job_file],
+                                env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT,
+                                text=True,
+                                start_new_session=True)
         try:
-            output, _ = proc.communicate(timeout=budget_s)
+            output = proc.communicate(timeout=budget_s)[0]
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            return dict(skipped=f'stopped after its {budget_s:g} s time '
+            return dict(failed=f'stopped after its {budget_s:g} s time '
                         'budget (--worker-budget)')
-        if proc.returncode != 0 or not osp.isfile(out_file):
-            print(output, file=sys.stderr)
-            last = (output.strip().splitlines() or [''])[-1][:160]
-            return dict(skipped=f'worker failed (exit code '
-                        f'{proc.returncode}): {last}')
-        with open(out_file) as f:
-            return json.load(f)
+        if proc.returncode == 0 and osp.isfile(out_file):
+            with open(out_file) as f:
+                return json.load(f)
+        print(output, file=sys.stderr)
+        last = (output.strip().splitlines() or [''])[-1][:160]
+        return dict(failed=f'worker failed (exit code {proc.returncode}): '
+                    f'{last}')
 
 
 def worker_main(job_file: str) -> None:
@@ -312,7 +211,7 @@ def worker_main(job_file: str) -> None:
     import mmpose.apis  # noqa: F401  (import cost out of the memory figure)
 
     import hourglass_plugin  # noqa: F401  (registries, checkpoint types)
-    if job['variant'] in ONNX_BACKENDS:
+    if job['onnx_file']:
         import onnxruntime  # noqa: F401
     result = measure_variant(job)
     with open(job['out'], 'w') as f:

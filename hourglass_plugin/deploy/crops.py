@@ -1,23 +1,13 @@
 """Real person crops, pre-processed as the model sees them at test time.
 
-int8 calibration and the keypoint-agreement check need real inputs (random
-noise has other activation ranges). A crop set is an mmpose dataset
-(``MpiiDataset`` for HRNet-format MPII json, ``CocoDataset`` for COCO boxes,
-ground truth or detections) run through the model's own test pipeline
-(``LoadImage -> GetBBoxCenterScale -> TopdownAffine -> PackPoseInputs``) and
-its ``data_preprocessor`` (BGR->RGB, mean/std).
-
-The package never looks for data by itself: the caller names a data root
-(the repository's tools pass its ``data/``) and :func:`crop_sources` lists
-what that root holds:
-
-* ``mpii``: ``annotations/mpii_val.json`` + ``images/`` (HRNet json, boxes
-  from the annotated center/scale as mmpose's ``MpiiDataset`` computes them);
-* ``coco_gt``: ``coco_multi/test_coco.json`` ground-truth person boxes;
-* ``coco_det``: the same images' person-detector boxes
-  (``coco_multi/test_coco_det_AP_H_56.json``) with score >= 0.5 -- used for
-  int8 calibration, so that calibration and the agreement check do not use
-  the same boxes.
+int8 calibration and the keypoint-agreement check need real inputs (noise
+has other activation ranges): an mmpose dataset run through the model's test
+pipeline and ``data_preprocessor``. The caller names a data root laid out as
+the repository's ``data/``; :func:`crop_sources` lists what it holds:
+``mpii`` (``annotations/mpii_val.json`` + ``images/``), ``coco_gt``
+(``coco_multi/test_coco.json`` person boxes) and ``coco_det`` (the same
+images' detector boxes, ``test_coco_det_AP_H_56.json``, score >= 0.5: int8
+calibrates on these, so calibration and agreement never share boxes).
 """
 import os.path as osp
 from pathlib import Path
@@ -35,18 +25,9 @@ CALIBRATION_SOURCES = ('coco_det', 'mpii')
 
 
 def crop_sources(data_root: Union[str, Path]) -> Dict[str, dict]:
-    """mmpose dataset configs (without pipeline) for the real data under a
-    data root.
-
-    Args:
-        data_root (str | Path): A folder laid out as the repository's
-            ``data/`` (see the module docstring).
-
-    Returns:
-        dict[str, dict]: Source name -> dataset config, only for the sources
-        whose files exist (``mpii``, ``coco_gt``, ``coco_det``); empty when
-        the folder holds none.
-    """
+    """Source name (``mpii``, ``coco_gt``, ``coco_det``) -> mmpose dataset
+    config (without pipeline), for the sources whose files exist under
+    ``data_root`` (see the module docstring); empty when none do."""
     root = Path(data_root).resolve()
     coco = root / 'coco_multi'
     sources = {}
@@ -74,21 +55,12 @@ def dataset_crops(pose_model: nn.Module,
                   dataset_cfg: dict,
                   flip: bool = False,
                   max_crops: Optional[int] = None) -> Tensor:
-    """Pre-processed crops of every person in a dataset.
-
-    Args:
-        pose_model (nn.Module): mmpose top-down estimator built by
-            ``mmpose.apis.init_model`` (has ``cfg`` and ``data_preprocessor``).
-        dataset_cfg (dict): An mmpose dataset config without ``pipeline``
-            (e.g. from :func:`crop_sources`); the model's test pipeline is
-            used.
-        flip (bool): Also append the horizontally flipped crops (what the
-            flip test feeds the network).
-        max_crops (int, optional): Keep only the first crops.
-
-    Returns:
-        Tensor: (N, 3, H, W) float32 normalised crops on the model's device
-        (2N with ``flip``), input-space pixels of the model's input size.
+    """(N, 3, H, W) float32 normalised crops (the model's input size, on its
+    device) of every person of an mmpose dataset config without pipeline
+    (e.g. from :func:`crop_sources`), made by the model's test pipeline and
+    ``data_preprocessor``; with ``flip`` the mirrored crops are appended
+    (2N, what the flip test feeds the network); ``max_crops`` keeps the
+    first ones.
 
     Raises:
         ValueError: If the dataset yields no person.
@@ -113,19 +85,10 @@ def dataset_crops(pose_model: nn.Module,
 
 
 def calibration_crops(pose_model: nn.Module, calib_data: CalibData) -> Tensor:
-    """Real crops for int8 calibration, from what the caller gives.
-
-    Args:
-        pose_model (nn.Module): The estimator (its test pipeline and
-            ``data_preprocessor`` make the crops).
-        calib_data (Tensor | str | Path | dict): (N, 3, H, W) normalised
-            crops, used as given; or a data root (e.g. the repository's
-            ``data/``): its detector boxes on the COCO images
-            (``coco_det``), else its MPII people (``mpii``), plus mirrors;
-            or an mmpose dataset config without pipeline (plus mirrors).
-
-    Returns:
-        Tensor: (N, 3, H, W) float32 normalised crops.
+    """(N, 3, H, W) float32 normalised crops for int8 calibration from
+    ``calib_data``: crops, used as given; a data root (e.g. ``data/``): its
+    ``coco_det`` boxes, else its ``mpii`` people, plus mirrors; or an mmpose
+    dataset config without pipeline (plus mirrors).
 
     Raises:
         ValueError: ``calib_data`` is None, or crops that are not

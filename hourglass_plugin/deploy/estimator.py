@@ -10,8 +10,8 @@ to a runner (:class:`TorchHeatmapRunner`, :class:`OrtHeatmapRunner` or any
 callable with that signature).
 
 It exposes ``cfg``, ``dataset_meta`` and ``test_step`` like the wrapped model,
-so mmpose's ``inference_topdown(fast_model, img, bboxes)``, and an evaluation
-loop calling ``test_step``, use it unchanged.
+so mmpose's ``inference_topdown(fast_model, img, bboxes)`` and evaluation
+loops use it unchanged.
 """
 from typing import Callable, List
 
@@ -43,33 +43,17 @@ class BackendPoseEstimator:
         self.model = pose_model
         self.runner = runner
 
-    @property
-    def cfg(self):
-        """The wrapped model's config (``mmengine.Config``)."""
-        return self.model.cfg
-
-    @property
-    def dataset_meta(self) -> dict:
-        """The wrapped model's dataset meta (``flip_indices``, names...)."""
-        return self.model.dataset_meta
-
-    @property
-    def test_cfg(self) -> dict:
-        """The wrapped model's ``test_cfg`` (flip test, outputs)."""
-        return self.model.test_cfg
+    def __getattr__(self, name: str):
+        """Everything else (``cfg``, ``dataset_meta``, ``test_cfg``,
+        ``data_preprocessor``...) is the wrapped model's."""
+        if name == 'model':  # not set yet (e.g. during unpickling)
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
     def heatmaps(self, inputs: Tensor, flip_indices: List[int]) -> Tensor:
-        """Heatmaps with the model's flip test, from the runner.
-
-        Args:
-            inputs (Tensor): (N, 3, H, W) normalised crops.
-            flip_indices (list[int]): Index of each joint's mirror joint
-                (``dataset_meta['flip_indices']``).
-
-        Returns:
-            Tensor: (N, K, h, w), averaged with the flipped pass when
-            ``test_cfg.flip_test`` is set.
-        """
+        """(N, K, h, w) heatmaps of (N, 3, H, W) normalised crops, averaged
+        with the flipped pass when ``test_cfg.flip_test`` is set
+        (``flip_indices``: each joint's mirror joint)."""
         cfg = self.test_cfg
         if not cfg.get('flip_test', False):
             return self._run(inputs)
@@ -83,12 +67,7 @@ class BackendPoseEstimator:
         return (plain + mirrored) * 0.5
 
     def _run(self, inputs: Tensor) -> Tensor:
-        """``runner(inputs)``, checked to be (N, K, h, w) for N inputs.
-
-        Raises:
-            ValueError: If the runner returns another shape (e.g. an ONNX
-                file exported for all stacks or a different model).
-        """
+        """``runner(inputs)``; a ValueError unless (N, K, h, w) for N."""
         heatmaps = self.runner(inputs)
         if heatmaps.dim() != 4 or heatmaps.shape[0] != inputs.shape[0]:
             raise ValueError(
@@ -99,19 +78,11 @@ class BackendPoseEstimator:
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: list) -> list:
-        """Keypoints in image coordinates, like ``TopdownPoseEstimator``.
-
-        Args:
-            inputs (Tensor): (N, 3, H, W) normalised crops.
-            data_samples (list[PoseDataSample]): Their samples (metainfo
-                ``input_center``, ``input_scale``, ``input_size``,
-                ``flip_indices``).
-
-        Returns:
-            list[PoseDataSample]: ``pred_instances.keypoints`` (1, K, 2) in
-            0-based image pixels and ``keypoint_scores`` (1, K); with
-            ``test_cfg.output_heatmaps``, ``pred_fields.heatmaps`` (K, h, w).
-        """
+        """Like ``TopdownPoseEstimator.predict``: (N, 3, H, W) normalised
+        crops and their ``PoseDataSample`` s -> the samples with
+        ``pred_instances.keypoints`` (1, K, 2) in 0-based image pixels and
+        ``keypoint_scores`` (1, K) (and ``pred_fields.heatmaps`` (K, h, w)
+        with ``test_cfg.output_heatmaps``)."""
         heatmaps = self.heatmaps(inputs,
                                  data_samples[0].metainfo['flip_indices'])
         preds = self.model.head.decode(heatmaps)
@@ -121,14 +92,6 @@ class BackendPoseEstimator:
         return self.model.add_pred_to_datasample(preds, fields, data_samples)
 
     def test_step(self, data: dict) -> list:
-        """Pre-process a collated batch and predict (mmengine's API).
-
-        Args:
-            data (dict): ``inputs`` (list of (3, H, W) uint8 crops) and
-                ``data_samples`` as ``pseudo_collate`` makes them.
-
-        Returns:
-            list[PoseDataSample]: See :meth:`predict`.
-        """
+        """Pre-process a ``pseudo_collate`` batch and :meth:`predict`."""
         data = self.model.data_preprocessor(data, False)
         return self.predict(data['inputs'], data['data_samples'])

@@ -1,61 +1,24 @@
 """The part of a top-down pose estimator that every inference backend runs.
 
 A stacked hourglass predicts one heatmap set per stack (intermediate
-supervision, Newell et al. 2016, Sec. 3.4); at test time only the last stack is
-used (mmpose's ``CPMHead.predict`` takes ``self.forward(feats)[-1]``). Export,
-quantisation and timing therefore run the network ``normalised crop -> last
-stack heatmaps``; pre-processing (affine crop, normalisation) and decoding
-(argmax + refinement, flip test) stay in mmpose's Python code.
+supervision, Newell et al. 2016, Sec. 3.4); at test time only the last stack
+is used (mmpose's ``CPMHead.predict`` takes ``self.forward(feats)[-1]``).
+Export, quantisation and timing therefore run the network ``normalised crop
+-> last-stack heatmaps``; pre-processing and decoding (flip test included)
+stay in mmpose's Python code.
 """
-from typing import Sequence, Tuple
+from typing import Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
 
-class LastStackHeatmaps(nn.Module):
-    """``(N, 3, H, W)`` normalised crops -> ``(N, K, h, w)`` last-stack
-    heatmaps.
-
-    Wraps a top-down estimator (mmpose ``TopdownPoseEstimator`` or any model
-    whose ``forward(inputs, mode='tensor')`` returns the head output). Heads
-    that return one tensor (``HeatmapHead``) and heads that return one tensor
-    per stack (``CPMHead``, ``StackedHeatmapHead``) are both accepted.
-
-    Args:
-        pose_model (nn.Module): The estimator; it is used as is (no copy).
-
-    Input: ``inputs`` (N, 3, H, W) float, already normalised by the model's
-    ``data_preprocessor`` (mean/std, RGB), input-space pixels.
-    Output: (N, K, h, w) float heatmaps in heatmap space (h = H / 4 for HG-52).
+def last_stack(outputs: Union[Tensor, Sequence[Tensor]]) -> Tensor:
+    """The last stack's (N, K, h, w) heatmaps from a head output: one such
+    tensor, or one per stack (first stack first).
 
     Raises:
-        TypeError: If the model's tensor output is neither a tensor nor a
-            non-empty list/tuple of tensors.
-    """
-
-    def __init__(self, pose_model: nn.Module) -> None:
-        super().__init__()
-        self.pose_model = pose_model
-
-    def forward(self, inputs: Tensor) -> Tensor:
-        outputs = self.pose_model(inputs, None, mode='tensor')
-        return last_stack(outputs)
-
-
-def last_stack(outputs) -> Tensor:
-    """The last stack's heatmaps from a head output.
-
-    Args:
-        outputs (Tensor | Sequence[Tensor]): (N, K, h, w) or one such tensor
-            per stack, first stack first.
-
-    Returns:
-        Tensor: (N, K, h, w).
-
-    Raises:
-        TypeError: For any other output type (e.g. a regression head's tuple
-            of coordinates is not a heatmap).
+        TypeError: For any other output (e.g. a regression head's tuple).
     """
     if isinstance(outputs, Tensor):
         return outputs
@@ -66,15 +29,25 @@ def last_stack(outputs) -> Tensor:
                     f'stack from the head, got {type(outputs).__name__}')
 
 
+class LastStackHeatmaps(nn.Module):
+    """``(N, 3, H, W)`` crops normalised by the model's ``data_preprocessor``
+    (input-space pixels) -> ``(N, K, h, w)`` last-stack heatmaps (heatmap
+    space, h = H / 4 for HG-52), for any estimator whose ``forward(inputs,
+    mode='tensor')`` returns the head output (``HeatmapHead``: one tensor;
+    ``CPMHead`` / ``StackedHeatmapHead``: one per stack). The model is used
+    as is (no copy); see :func:`last_stack` for what it raises."""
+
+    def __init__(self, pose_model: nn.Module) -> None:
+        super().__init__()
+        self.pose_model = pose_model
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        return last_stack(self.pose_model(inputs, None, mode='tensor'))
+
+
 def model_input_size(pose_model: nn.Module) -> Tuple[int, int]:
-    """The network input size ``(W, H)`` in pixels, from the head's codec.
-
-    Args:
-        pose_model (nn.Module): An mmpose top-down estimator whose head has a
-            ``decoder`` (e.g. ``MSRAHeatmap(input_size=(256, 256))``).
-
-    Returns:
-        tuple[int, int]: ``(width, height)`` as mmpose codecs store it.
+    """The network input size ``(W, H)`` in pixels, from the head codec's
+    ``input_size`` (e.g. ``MSRAHeatmap(input_size=(256, 256))``).
 
     Raises:
         ValueError: If the head has no decoder with an ``input_size``.
@@ -92,17 +65,9 @@ def model_input_size(pose_model: nn.Module) -> Tuple[int, int]:
 def reference_heatmaps(pose_model: nn.Module,
                        inputs: Tensor,
                        batch_size: int = 8) -> Tensor:
-    """Eager fp32 last-stack heatmaps, the reference every backend is
-    compared with.
-
-    Args:
-        pose_model (nn.Module): The estimator, in eval mode.
-        inputs (Tensor): (N, 3, H, W) normalised crops.
-        batch_size (int): Crops per forward pass (bounds memory).
-
-    Returns:
-        Tensor: (N, K, h, w) float32 on the CPU.
-    """
+    """Eager fp32 last-stack heatmaps of (N, 3, H, W) normalised crops,
+    ``batch_size`` at a time: the (N, K, h, w) float32 CPU reference every
+    backend is compared with (model in eval mode)."""
     net = LastStackHeatmaps(pose_model).eval()
     device = next(pose_model.parameters()).device
     return torch.cat([

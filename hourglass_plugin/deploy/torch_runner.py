@@ -22,21 +22,17 @@ class TorchHeatmapRunner:
     Args:
         pose_model (nn.Module): mmpose top-down estimator (eval mode is set).
         precision (str): ``'fp32'`` (exact), ``'bf16'`` or ``'fp16'``
-            (``torch.autocast``: convolutions in reduced precision, outputs
-            cast back to float32). On a CPU without AVX512-BF16 / AVX512-FP16
-            (or AMX) the reduced precision is emulated and slower than fp32
-            (``hourglass_plugin.benchmark.variant_skip_reason``).
-        channels_last (bool): Convert weights and inputs to NHWC memory
-            format (oneDNN/cuDNN prefer it for convolutions).
-        compile (bool): Wrap the network in ``torch.compile`` (inductor,
-            ``freezing=True``). The first call for each input shape compiles
-            (about 30 s for HG-52 on 2 CPU cores).
+            (``torch.autocast``; outputs cast back to float32; emulated and
+            slow on CPUs without native support).
+        channels_last (bool): NHWC weights and inputs.
+        compile (bool): ``torch.compile`` (inductor, ``freezing=True``); the
+            first call per input shape compiles.
 
-    Call: ``runner(inputs)`` with ``inputs`` (N, 3, H, W) float32 on the
-    model's device -> (N, K, h, w) float32 heatmaps on that device.
+    Call: (N, 3, H, W) float32 crops -> (N, K, h, w) float32 heatmaps, on
+    the model's device.
 
     Raises:
-        ValueError: Unknown ``precision``.
+        ValueError: Unknown ``precision``, or inputs not (N, 3, H, W).
     """
 
     def __init__(self,

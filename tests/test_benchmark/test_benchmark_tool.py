@@ -1,7 +1,9 @@
-"""tools/benchmark.py and hourglass_plugin.benchmark: argument handling,
-ceilings, skips, time budget, derived figures, and one end-to-end run on two
-tiny models (ours and an mmpose one). No timing is asserted."""
+"""tools/benchmark.py and hourglass_plugin.benchmark: argument handling per
+mode, skips, failed workers, derived figures, the results folder, and end to
+end runs on two tiny models (ours and an mmpose one). No timing is
+asserted."""
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from tests.conftest import load_tool
 
 TESTS = Path(__file__).resolve().parent
 TINY_MMPOSE = TESTS / 'tiny_mmpose_hourglass.py'
+HG52_NAME = 'td-hm_hourglass52_8xb64-210e_mpii-256x256'
 
 
 @pytest.fixture(scope='module')
@@ -46,18 +49,18 @@ def checkpoints(tmp_path_factory, ours):
 # the conditions of a run, for the Markdown report
 RUN_META = dict(
     cpu='test CPU',
+    cpu_capability='AVX2',
+    cores=2,
+    gpu=None,
     device='cpu',
     threads=2,
     torch='x',
     onnxruntime='y',
     gemm_size=64,
     gemm_peak_gflops=200.0,
-    theoretical_peak_gflops=500.0,
-    peak_basis='test',
     other_processes_cores=0.0,
     load_before=0.0,
-    load_after=0.0,
-    clock_ghz=2.0)
+    load_after=0.0)
 
 
 def specs_of(bench, argv):
@@ -67,14 +70,15 @@ def specs_of(bench, argv):
 
 
 def test_model_specs_checkpoint_syntaxes(bench, ours, checkpoints):
-    first, second = specs_of(
-        bench,
-        [f'{ours}::{checkpoints[0]}', 'td-hm_res50_8xb64-210e_mpii-256x256'])
+    first, second = specs_of(bench, [f'{ours}::{checkpoints[0]}', HG52_NAME])
     assert first['source'] == 'ours' and first['checkpoint'] == checkpoints[0]
     assert first['variants'] == ['eager', 'onnx', 'int8', 'bf16']
     assert second['source'] == 'mmpose' and second['checkpoint'] is None
     assert second['variants'] == ['eager']
-    assert second['config'].endswith('td-hm_res50_8xb64-210e_mpii-256x256.py')
+    # the name resolves through mmpose's model index to its zoo config
+    assert second['config'].endswith(
+        f'mmpose/.mim/configs/body_2d_keypoint/topdown_heatmap/mpii/'
+        f'{HG52_NAME}.py')
 
     first, second = specs_of(
         bench,
@@ -90,274 +94,205 @@ def test_model_specs_checkpoint_syntaxes(bench, ours, checkpoints):
             [f'{ours}::{checkpoints[0]}', '--checkpoints', checkpoints[0]])
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         specs_of(bench, [f'{ours}::missing.pth'])
+    with pytest.raises(FileNotFoundError, match="'no-such-model' is neither"):
+        specs_of(bench, ['no-such-model'])
 
 
-def fake_cpu(flags,
-             family=0x19,
-             model=0x01,
-             vendor='AuthenticAMD',
-             clock=2.6,
-             cores=2):
-    return dict(
-        name='test CPU',
-        vendor=vendor,
-        family=family,
-        model=model,
-        cores=cores,
-        flags=frozenset(flags),
-        clock_ghz=clock,
-        clock_source='test')
+REFUSED = [
+    (['a', '--training', '--calib-data', 'd'], '--calib-data', 'training'),
+    (['a', '--training', '--repeats', '3'], '--repeats', 'training'),
+    (['a', '--training', '--checkpoints', 'c'], '--checkpoints', 'training'),
+    (['a', '--train-batch', '8'], '--train-batch', 'inference'),
+]
 
 
 @pytest.mark.parametrize(
-    'cpu, fp32, bf16, int8',
-    [
-        # Zen 3 (the issue's machine): 2 cores x 2 x 256-bit FMA x 2.6 GHz
-        (fake_cpu({'fma', 'avx2'}), 166.4, 166.4, 665.6),
-        # Zen 4 splits AVX-512 in two 256-bit halves; native bf16 doubles
-        (fake_cpu({'fma', 'avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni'},
-                  family=0x19,
-                  model=0x11), 166.4, 332.8, 665.6),
-        # Zen 5 (this CI machine class): 2 x 512-bit FMA
-        (fake_cpu({'fma', 'avx2', 'avx512f', 'avx512_bf16'},
-                  family=0x1A), 332.8, 665.6, 1331.2),
-        # Intel with AMX: tiles bound bf16 / int8
-        (fake_cpu({'fma', 'avx2', 'avx512f', 'amx_bf16', 'amx_int8'},
-                  vendor='GenuineIntel',
-                  family=6,
-                  clock=2.0,
-                  cores=1), 128.0, 2048.0, 4096.0),
-    ])
-def test_theoretical_peak_from_what_the_cpu_reports(monkeypatch, cpu, fp32,
-                                                    bf16, int8):
-    monkeypatch.setattr(machine, 'cpu_info', lambda: cpu)
-    monkeypatch.setattr(machine, 'measure_clock_ghz', lambda: None)
-    peaks = machine.theoretical_peaks('cpu', threads=8)  # capped at cores
-    assert peaks['fp32'] == pytest.approx(fp32)
-    assert peaks['bf16'] == pytest.approx(bf16)
-    assert peaks['int8'] == pytest.approx(int8)
-    assert f'{cpu["cores"]} cores' in peaks['basis']
-    assert machine.theoretical_peaks('cpu', threads=1)['fp32'] == \
-        pytest.approx(fp32 / cpu['cores'])
-
-
-def test_the_measured_clock_replaces_a_lower_reported_one(monkeypatch):
-    measured = machine.measure_clock_ghz()
-    if measured is None:
-        pytest.skip('no x86-64 C compiler for the clock probe')
-    assert 0.5 < measured < 8.0  # GHz, any x86 core of this century
-    monkeypatch.setattr(machine, 'cpu_info',
-                        lambda: fake_cpu({'fma', 'avx2'}, clock=0.1))
-    peaks = machine.theoretical_peaks('cpu', threads=2)
-    assert peaks['clock_ghz'] == measured
-    assert peaks['fp32'] == pytest.approx(2 * 32 * measured)
-    assert 'measured; the CPU reports 0.10 GHz' in peaks['basis']
+    'argv, message', [(argv, f'{flag} does not apply to the {mode} mode')
+                      for argv, flag, mode in REFUSED] +
+    [(['a', '--images', 'd'], 'unrecognized arguments: --images d')])
+def test_options_of_another_mode_are_refused(bench, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        bench.parse_args(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.strip().endswith(f'error: {message}')
 
 
 def test_variants_the_device_cannot_run_are_skipped_with_a_reason(monkeypatch):
-    monkeypatch.setattr(machine, 'cpu_info', lambda: fake_cpu({'fma', 'avx2'}))
-    reason = machine.variant_skip_reason('bf16', 'cpu')
-    assert 'emulated' in reason and 'avx512_bf16' in reason
+    monkeypatch.setattr(machine, '_cpu_has', lambda feature: False)
+    assert machine.variant_skip_reason('bf16', 'cpu') == (
+        'bf16 is emulated on this CPU (torch reports no native bf16 '
+        'instructions); --allow-emulation runs it')
     assert machine.variant_skip_reason('bf16', 'cpu', True) is None
-    assert 'fp16' in machine.variant_skip_reason('fp16', 'cpu')
+    assert machine.variant_skip_reason('fp16', 'cpu').startswith('fp16 is')
     assert machine.variant_skip_reason('onnx', 'cpu') is None
-    monkeypatch.setattr(machine, 'cpu_info',
-                        lambda: fake_cpu({'avx512f', 'avx512_bf16'}))
+    monkeypatch.setattr(machine, '_cpu_has',
+                        lambda feature: feature == 'avx512_bf16')
     assert machine.variant_skip_reason('bf16', 'cpu') is None
     if not torch.cuda.is_available():
-        assert 'no CUDA device' in machine.variant_skip_reason(
-            'eager', 'cuda', allow_emulation=True)
+        assert machine.variant_skip_reason(
+            'eager',
+            'cuda') == ('no CUDA device (torch.cuda.is_available() is False)')
 
 
-def test_a_worker_over_its_budget_is_stopped_and_reported(tmp_path):
-    # importing torch alone takes longer than 0.2 s
-    result = run_worker(dict(variant='eager', threads=1), 1, budget_s=0.2)
-    assert result == {
-        'skipped': 'stopped after its 0.2 s time budget '
-        '(--worker-budget)'
-    }
-    failed = run_worker(dict(variant='eager'), 1, budget_s=120)
-    assert failed['skipped'].startswith('worker failed (exit code 1)')
+def test_a_worker_over_its_budget_is_a_failure():
+    # importing torch alone takes longer than 0.2 s (a crashing worker:
+    # test_a_failing_worker_fails_the_run)
+    assert run_worker(
+        dict(variant='eager', threads=1), 1, budget_s=0.2) == {
+            'failed': 'stopped after its 0.2 s time budget (--worker-budget)'
+        }
 
 
 def test_derived_figures_and_ratio_sentences():
+    common = dict(macs=10e9, params=1e6, throughput_b32=None)
     records = [
         dict(
+            common,
             name='hg',
             source='mmpose',
             variant='eager',
-            macs=10e9,
-            params=1e6,
             latency_ms_b1=200.0,
             throughput_b32=5.0),
         dict(
+            common,
             name='ours',
             source='ours',
             variant='int8',
-            macs=10e9,
-            params=1e6,
             latency_ms_b1=50.0,
             throughput_b32=30.0),
         dict(
+            common,
             name='ours',
             source='ours',
             variant='bf16',
-            macs=10e9,
-            params=1e6,
-            latency_ms_b1=400.0,
-            throughput_b32=None),
+            latency_ms_b1=400.0),
         dict(
+            common,
             name='ours',
             source='ours',
             variant='fp16',
-            macs=10e9,
-            params=1e6,
             latency_ms_b1=None,
-            throughput_b32=None,
             skipped='no CUDA'),
+        dict(
+            common,
+            name='ours',
+            source='ours',
+            variant='onnx',
+            latency_ms_b1=None,
+            failed='worker failed (exit code 1): boom'),
     ]
-    peaks = dict(fp32=500.0, bf16=1000.0, int8=2000.0, fp16=500.0)
-    base = add_derived(records, gemm=200.0, peaks=peaks)
+    base = add_derived(records, gemm=200.0)
     assert base is records[0] is baseline(records)
-    assert records[1]['gflops_b1'] == pytest.approx(400.0)  # 2*10G/0.05s
-    assert records[1]['gemm_fraction_b1'] == pytest.approx(2.0)
-    # int8 is bounded by the int8 peak, bf16 by the bf16 one
-    assert records[1]['arithmetic'] == 'int8'
-    assert records[1]['peak_fraction_b1'] == pytest.approx(0.2)
-    assert records[2]['peak_fraction_b1'] == pytest.approx(0.05)
-    assert records[0]['peak_fraction_b1'] == pytest.approx(0.2)
-    assert records[1]['gflops_b32'] == pytest.approx(600.0)  # 2*10G*30/s
-    assert records[1]['peak_fraction_b32'] == pytest.approx(0.3)
-    assert all(r['theoretical_peak_gflops'] == 500.0 for r in records)
-    assert records[1]['speedup_vs_mmpose_eager_b1'] == pytest.approx(4.0)
-    assert records[1]['speedup_vs_mmpose_eager_b32'] == pytest.approx(6.0)
+    int8 = records[1]
+    assert int8['gflops_b1'] == pytest.approx(400.0)  # 2 * 10 GMAC / 50 ms
+    assert int8['gemm_fraction_b1'] == pytest.approx(2.0)
+    assert int8['gflops_b32'] == pytest.approx(600.0)  # 2 * 10 GMAC * 30/s
+    assert int8['speedup_vs_mmpose_eager_b1'] == pytest.approx(4.0)
+    assert int8['speedup_vs_mmpose_eager_b32'] == pytest.approx(6.0)
+    assert all(r['gemm_peak_gflops'] == 200.0 for r in records)
     assert 'speedup_vs_mmpose_eager_b32' not in records[2]
     assert 'gflops_b1' not in records[3]
     lines = ratio_lines(records, base)
-    assert lines[0].startswith('ours ours/int8 is 4.00x faster than mmpose '
-                               'hg eager')
-    assert '2.00x slower' in lines[1] and len(lines) == 2
-    assert ratio_lines(records[1:], None)[0].startswith('(no mmpose')
-    meta = dict(RUN_META)
-    table = markdown(records, meta)
-    assert '| 20% / 30% (int8) |' in table and 'WARNING' not in table
-    records[1]['peak_fraction_b32'] = 1.5  # faster than the reported clock
-    assert 'implied clock >= 3.00 GHz' in markdown(records, meta)
-
-
-def test_a_mixed_precision_int8_model_is_bounded_by_its_blend_of_peaks():
-    mixed = dict(variant='int8', int8_keep_fp32=90, int8_mac_share=0.25)
-    records = [
-        dict(
-            mixed,
-            name='ours',
-            source='ours',
-            macs=10e9,
-            latency_ms_b1=100.0,
-            throughput_b32=None)
+    assert lines == [
+        'ours ours/int8 is 4.00x faster than mmpose hg eager at batch 1 '
+        '(50.0 vs 200.0 ms)', 'ours ours/bf16 is 2.00x slower than mmpose '
+        'hg eager at batch 1 (400.0 vs 200.0 ms)'
     ]
-    add_derived(records, gemm=200.0, peaks=dict(fp32=500.0, int8=2000.0))
-    # a quarter of the MACs at 2000 GFLOP/s, the rest at 500: 20 GFLOP take
-    # at least 2.5 + 30 ms, i.e. 615.4 GFLOP/s; measured 200 GFLOP/s
-    assert records[0]['arithmetic'] == 'int8+fp32'
-    assert records[0]['variant_peak_gflops'] == pytest.approx(615.4)
-    assert records[0]['peak_fraction_b1'] == pytest.approx(200 / 615.4)
-    assert '90 most sensitive convs in fp32 (25% of the MACs in int8)' in (
-        markdown(records, RUN_META))
+    assert ratio_lines(records[1:], None)[0].startswith('(no mmpose')
+    table = markdown(records, RUN_META)
+    assert 'Machine: test CPU (AVX2, 2 cores); device `cpu`' in table
+    assert '**200.0 GFLOP/s**' in table
+    assert '| 50.0 | 30.00 | 400 (200%) | - | - | - | - | 4.00x |  |' in table
+    assert '| skipped: no CUDA |' in table
+    assert '| FAILED: worker failed (exit code 1): boom |' in table
 
 
+def test_a_failing_worker_fails_the_run(bench, ours, checkpoints, tmp_path,
+                                        capsys):
+    # the checkpoint asks for PCKh; the data root holds no dataset, so the
+    # worker's evaluation raises and the worker exits 1
+    argv = [
+        f'{ours}::{checkpoints[0]}', '--variants', 'eager', '--no-agreement',
+        '--batch-sizes', '1', '--repeats', '1', '--warmup', '0', '--threads',
+        '1', '--gemm-size', '64', '--data-root',
+        str(tmp_path), '--work-dir',
+        str(tmp_path / 'work'), '--out-dir',
+        str(tmp_path / 'results')
+    ]
+    assert bench.main(argv) == 1
+    saved = json.loads((tmp_path / 'results' / 'inference.json').read_text())
+    (record, ) = saved['records']
+    assert record['failed'].startswith('worker failed (exit code 1): ')
+    assert 'mpii_val.json' in record['failed']
+    assert record['latency_ms_b1'] is None and 'skipped' not in record
+    assert saved['command'] == 'python tools/benchmark.py ' + ' '.join(argv)
+    rendered = (tmp_path / 'results' / 'inference.md').read_text()
+    assert '| FAILED: worker failed (exit code 1)' in rendered
+    assert f'```bash\n{saved["command"]}\n```' in rendered
+    assert f'cpu_capability {torch.backends.cpu.get_cpu_capability()}' in (
+        rendered)
+    assert '| FAILED: ' in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
                                     tmp_path, capsys):
-    out_json, out_md, out_png = (tmp_path / 'b.json', tmp_path / 'b.md',
-                                 tmp_path / 'b.png')
-    records = bench.main([
+    out_json, out_md = tmp_path / 'b.json', tmp_path / 'b.md'
+    code = bench.main([
         ours,
         str(TINY_MMPOSE), '--checkpoints', *checkpoints, '--variants', 'eager',
-        'onnx', 'int8', 'fp16', '--batch-sizes', '1', '--repeats', '2',
+        'onnx', 'int8', 'fp16', '--batch-sizes', '1', '2', '--repeats', '2',
         '--warmup', '1', '--threads', '2', '--gemm-size', '512', '--data-root',
         str(data_dir), '--calib-data',
         str(data_dir), '--eval-batch-size', '5', '--work-dir',
         str(tmp_path / 'work'), '--out-json',
         str(out_json), '--out-md',
-        str(out_md), '--out-png',
-        str(out_png)
+        str(out_md)
     ])
     printed = capsys.readouterr().out
-
+    assert code == 0
     saved = json.loads(out_json.read_text())
-    assert saved == json.loads(json.dumps(records))
     assert [(r['source'], r['variant'])
             for r in saved] == [('ours', 'eager'), ('ours', 'onnx'),
                                 ('ours', 'int8'), ('ours', 'fp16'),
                                 ('mmpose', 'eager')]
     eager, onnx, int8, fp16, mmpose = saved
-    # fp16 autocast on a CPU: reported, not run (unless --allow-emulation)
-    assert 'emulated' in fp16['skipped'] or 'CUDA' in fp16['skipped']
-    assert fp16['latency_ms_b1'] is None and fp16['params'] > 0
+    # fp16 autocast on a CPU without native fp16: reported, not run
+    assert fp16['latency_ms_b1'] is None and 'failed' not in fp16
+    assert 'emulated' in fp16['skipped']
+    sizes = {
+        'ours':
+        sum(p.numel() for p in load_pose_model(ours).parameters()),
+        'mmpose':
+        sum(p.numel() for p in load_pose_model(str(TINY_MMPOSE)).parameters())
+    }
     for rec in (eager, onnx, int8, mmpose):
-        for key in REQUIRED_KEYS:
-            assert key in rec, key
-        assert 'skipped' not in rec
-        assert rec['params'] > 0 and rec['macs'] > 0
-        assert rec['latency_ms_b1'] > 0 and rec['throughput_b32'] is None
-        assert rec['gemm_peak_gflops'] > 0 and rec['peak_mem_mb'] > 0
-        assert rec['other_processes_cores'] >= 0
-        # the theoretical ceiling is above every measured rate
-        assert rec['theoretical_peak_gflops'] > 0
-        assert 0 < rec['peak_fraction_b1'] <= 1.0
-        # a checkpoint and data were given: the config's evaluator ran
-        assert 0.0 <= rec['PCKh'] <= 100.0
-        assert 0.0 <= rec['PCKh@0.1'] <= rec['PCKh']
+        assert set(REQUIRED_KEYS) <= set(rec) and 'failed' not in rec
+        assert rec['params'] == sizes[rec['source']]
+        assert set(rec['latency_ms']) == {'1', '2'}
+        for bs, ms in rec['latency_ms'].items():
+            assert math.isfinite(ms) and ms > 0
+            assert rec['throughput'][bs] == pytest.approx(int(bs) * 1e3 / ms)
+        assert rec['throughput_b32'] is None  # batch 32 was not timed
+    assert eager['macs'] == onnx['macs'] == int8['macs']
     assert onnx['kpt_agreement'] == 1.0  # exact path
+    assert onnx['max_abs_diff'] < 1e-4 * 1e3
     assert int8['kpt_agreement'] >= 0.8  # random weights: test_backends
-    assert 'kpt_agreement' not in eager
-    # the fp32 network's own agreement under +-1 grey level of input noise,
-    # measured once per model (random weights: flat heatmaps, below 100%)
-    floor = eager['kpt_agreement_floor']
-    assert 0.0 < floor <= 1.0
-    assert onnx['kpt_agreement_floor'] == int8['kpt_agreement_floor'] == floor
-    assert mmpose['kpt_agreement_floor'] is None  # eager only: no agreement
+    assert 'kpt_agreement' not in eager and 'kpt_agreement' not in mmpose
     # the same network through ONNX Runtime scores the same PCKh
     assert onnx['PCKh'] == pytest.approx(eager['PCKh'], abs=1e-6)
+    assert onnx['PCKh@0.1'] == pytest.approx(eager['PCKh@0.1'], abs=1e-6)
     assert mmpose['name'] == 'tiny_mmpose_hourglass'
-    assert eager['speedup_vs_mmpose_eager_b1'] > 0
+    assert eager['speedup_vs_mmpose_eager_b1'] == pytest.approx(
+        mmpose['latency_ms_b1'] / eager['latency_ms_b1'])
 
     table = out_md.read_text()
-    assert '| model | source | variant |' in table
-    assert 'other processes used' in table and 'theoretical fp32 peak' in table
     assert table.count('| newell_hourglass2_sample_128 |') == 4
-    assert '| skipped: ' in table
-    assert f'| {int8["kpt_agreement"]:.1%} ({floor:.1%}) |' in table
-    assert '(floor): the share of joints the fp32 network itself' in table
+    assert f'| {int8["kpt_agreement"]:.1%} |' in table
     assert 'than mmpose tiny_mmpose_hourglass eager' in printed
-    assert out_png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
 
 
-def test_pipeline_mode_times_every_stage(ours, checkpoints, data_dir,
-                                         coco_dir):
-    from hourglass_plugin.apis import CocoDetectionFile, select_person_boxes
-    from hourglass_plugin.apis.image_io import load_image
-    from hourglass_plugin.benchmark import run_pipeline
-    from hourglass_plugin.benchmark.pipeline import STAGES
-    spec = dict(name='sample', config=ours, checkpoint=checkpoints[0])
-    (rec, ) = run_pipeline(spec, ['onnx'], str(data_dir), threads=2, passes=1)
-    source = CocoDetectionFile(coco_dir / 'test_coco_det_AP_H_56.json',
-                               coco_dir / 'test_coco.json')
-    people = 0
-    for path in sorted(coco_dir.glob('*.jpg')):
-        image = load_image(str(path))
-        boxes, _ = select_person_boxes(*source(image, str(path), None),
-                                       image.shape[:2], str(path), 0.3, 0.3)
-        people += len(boxes)
-    assert rec['images'] == 4 and rec['people'] == people > 4
-    assert sum(rec['share'].values()) == pytest.approx(1.0)
-    assert all(rec['ms_per_image'][s] >= 0 for s in STAGES)
-    assert rec['share']['network'] > 0 and rec['network_noflip_ms'] > 0
-    assert rec['people_per_s'] == pytest.approx(rec['images_per_s'] * people /
-                                                4)
-    assert rec['dominant'] in STAGES
-
-
+@pytest.mark.slow
 def test_training_mode_steps_on_real_samples(data_dir):
     from hourglass_plugin.benchmark import run_training, training_markdown
     spec = dict(name='tiny', source='mmpose', config=str(TINY_MMPOSE))
@@ -370,12 +305,10 @@ def test_training_mode_steps_on_real_samples(data_dir):
                                    variants=('fp32', 'channels_last', 'amp'))
     assert fp32['input_size'] == [64, 64] and fp32['batch_size'] == 2
     assert fp32['train_images_per_s'] == pytest.approx(2 / fp32['step_s'])
-    assert fp32['pipeline_images_per_s'] > 0
-    assert 0 < fp32['loss'] < 1e3
-    # same weights, same batch, other memory layout: the same training (the
-    # last loss follows one optimizer step, which amplifies float rounding)
-    assert nhwc['variant'] == 'channels_last' and nhwc['step_s'] > 0
-    assert nhwc['loss'] == pytest.approx(fp32['loss'], rel=1e-3)
+    # same weights (the config's learning rate is 0), same batch, other
+    # memory layout: the same loss up to float rounding
+    assert nhwc['variant'] == 'channels_last'
+    assert nhwc['loss'] == pytest.approx(fp32['loss'], rel=1e-4)
     if not torch.cuda.is_available():
         assert amp['skipped'].startswith('amp needs a CUDA GPU')
         assert amp['train_images_per_s'] is None
@@ -389,13 +322,51 @@ def test_training_mode_steps_on_real_samples(data_dir):
 def test_cuda_without_a_gpu_finishes_with_every_variant_skipped(
         bench, ours, tmp_path, capsys):
     out_json = tmp_path / 'cuda.json'
-    records = bench.main([
+    code = bench.main([
         ours, '--device', 'cuda', '--variants', 'eager', 'fp16', '--work-dir',
         str(tmp_path), '--out-json',
         str(out_json)
     ])
+    records = json.loads(out_json.read_text())  # strict JSON: no NaN
+    assert code == 0
     assert [r['skipped'] for r in records
             ] == 2 * ['no CUDA device (torch.cuda.is_available() is False)']
-    assert 'NaN' not in out_json.read_text()  # strict JSON
-    assert json.loads(out_json.read_text())[0]['gemm_peak_gflops'] is None
+    assert records[0]['gemm_peak_gflops'] is None
     assert '| skipped: no CUDA device' in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+def test_cuda_inference_rows_are_measured_or_say_why(bench, ours, tmp_path):
+    out_json = tmp_path / 'cuda.json'
+    code = bench.main([
+        ours, '--device', 'cuda', '--variants', 'eager', 'channels_last',
+        'fp16', 'onnx', 'int8', '--batch-sizes', '1', '2', '--repeats', '2',
+        '--warmup', '1', '--gemm-size', '1024', '--no-agreement', '--work-dir',
+        str(tmp_path), '--out-json',
+        str(out_json)
+    ])
+    assert code == 0
+    eager, nhwc, fp16, onnx, int8 = json.loads(out_json.read_text())
+    for rec in (eager, nhwc, fp16):  # torch's allocator sees these
+        assert rec['latency_ms_b1'] > 0 and rec['peak_mem_mb'] > 0
+    assert 'int8 kernels' in int8['skipped']
+    if onnx.get('skipped'):  # the CPU build of onnxruntime
+        assert 'pip install onnxruntime-gpu' in onnx['skipped']
+    else:  # ONNX Runtime's GPU memory is not torch's: not reported
+        assert onnx['peak_mem_mb'] is None and onnx['peak_mem_note']
+
+
+@pytest.mark.gpu
+def test_amp_training_steps_on_cuda(data_dir):
+    from hourglass_plugin.benchmark import run_training
+    spec = dict(name='tiny', source='mmpose', config=str(TINY_MMPOSE))
+    fp32, amp = run_training([spec],
+                             str(data_dir),
+                             batch_size=2,
+                             steps=1,
+                             device='cuda',
+                             pipeline_samples=2,
+                             variants=('fp32', 'amp'))
+    assert 'skipped' not in amp and amp['step_s'] > 0
+    # learning rate 0: the same weights, fp16 autocast rounding only
+    assert amp['loss'] == pytest.approx(fp32['loss'], rel=1e-2)

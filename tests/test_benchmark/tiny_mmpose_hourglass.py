@@ -31,3 +31,6 @@ val_dataloader = dict(
     persistent_workers=False,
     dataset=dict(pipeline=val_pipeline))
 test_dataloader = val_dataloader
+# learning rate 0: every training step sees the initial weights, so the
+# training-mode test can compare losses across memory formats exactly
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=0.0))

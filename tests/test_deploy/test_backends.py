@@ -10,9 +10,8 @@ import torch
 from hourglass_plugin.deploy import (BackendPoseEstimator, OrtHeatmapRunner,
                                      TorchHeatmapRunner, build_heatmap_runner,
                                      calibration_crops, dataset_crops,
-                                     input_noise_floor, keypoint_agreement,
-                                     last_stack, perturb_crops, quantize_int8,
-                                     reference_heatmaps)
+                                     keypoint_agreement, last_stack,
+                                     quantize_int8, reference_heatmaps)
 from hourglass_plugin.deploy.quantization import output_node_names
 
 INPUT_SIZE = (128, 128)
@@ -24,7 +23,7 @@ K = 16
 # onnxruntime 1.32): int8 static 0.045-0.050 relative L2 error and 88-91% of
 # joints within 1 heatmap px, int8 dynamic 0.038 / 92%, bf16 0.010 / 98%. A
 # broken path (wrong scales, wrong layout, unquantised output) is off by
-# ~1.0. The >= 99% figures on TRAINED networks: test_int8_trained.py.
+# ~1.0.
 RANDOM_MAX_REL_ERR = {'int8': 0.10, 'int8-dynamic': 0.10, 'bf16': 0.03}
 RANDOM_MIN_SHARE = {'int8': 0.80, 'int8-dynamic': 0.80, 'bf16': 0.95}
 
@@ -124,7 +123,7 @@ def test_bf16_autocast_runs_in_reduced_precision(sample_model, real_crops):
 def test_fp16_autocast_runs_on_the_cpu_too(sample_model, real_crops):
     # emulated on CPUs without AVX512-FP16 (the benchmark skips it there
     # unless --allow-emulation); measured 0.2% relative error
-    crops = real_crops['mpii'][:4]
+    crops = real_crops['mpii'][:1]
     ref = reference_heatmaps(sample_model, crops)
     out = TorchHeatmapRunner(sample_model, precision='fp16')(crops)
     assert out.dtype == torch.float32 and out.shape == ref.shape
@@ -141,29 +140,6 @@ def test_agreement_counts_joints_within_one_heatmap_pixel(sample_model):
     agreement = keypoint_agreement(sample_model, ref, test, INPUT_SIZE)
     assert agreement['share'] == 0.5
     assert np.isclose(agreement['max_px'], 3.0)
-
-
-def test_perturb_crops_adds_at_most_the_grey_levels_asked(sample_model):
-    std = sample_model.data_preprocessor.std.cpu()
-    crops = torch.zeros(2, 3, 64, 64)
-    noisy = perturb_crops(crops, std, 1.0, torch.Generator().manual_seed(0))
-    grey = (noisy - crops) * std.view(1, 3, 1, 1)  # back on the 0-255 scale
-    assert grey.abs().max() <= 1.0 + 1e-5
-    assert grey.abs().max() > 0.99  # uniform over +-1, not a fraction of it
-    assert abs(float(grey.mean())) < 0.02  # zero mean
-    with pytest.raises(ValueError, match='grey_levels'):
-        perturb_crops(crops, std, -1.0)
-    with pytest.raises(ValueError, match='3 channel'):
-        perturb_crops(crops, torch.ones(4), 1.0)
-
-
-def test_input_noise_floor_is_exact_without_noise(sample_model, real_crops):
-    crops = real_crops['mpii']
-    exact = input_noise_floor(sample_model, crops, grey_levels=0.0)
-    assert exact['share'] == 1.0 and exact['max_abs_diff'] == 0.0
-    noisy = input_noise_floor(sample_model, crops, grey_levels=1.0)
-    assert noisy['max_abs_diff'] > 0.0
-    assert noisy['joints'] == len(crops) * K
 
 
 def test_bad_inputs_raise(sample_model, sample_onnx, tmp_path):
@@ -202,6 +178,7 @@ def test_estimator_rejects_a_runner_with_the_wrong_batch(
         one_map.heatmaps(crops, flip_indices)
 
 
+@pytest.mark.slow
 def test_int8_calibrates_on_the_data_root_it_is_given(sample_model, data_dir,
                                                       real_crops):
     runner = build_heatmap_runner(

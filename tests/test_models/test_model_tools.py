@@ -1,6 +1,11 @@
-"""tools/model_complexity.py (the converter: tests/test_tools/): the one
-parameter/MAC counter, shared with tools/benchmark.py."""
+"""The parameter/MAC counter (``hourglass_plugin.benchmark.model_complexity``,
+shared by tools/model_complexity.py and tools/benchmark.py): a hand-counted
+tiny network, and mmpose's published figures for HG-52."""
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from torch import nn
 
 from hourglass_plugin.benchmark import model_complexity
 from hourglass_plugin.deploy.model_zoo import load_pose_model
@@ -11,27 +16,42 @@ HG52_CONFIG = str(REPO_ROOT / 'configs' / 'hourglass52_mpii_256.py')
 MMPOSE_HG52 = 'td-hm_hourglass52_8xb64-210e_mpii-256x256'
 
 
-def test_complexity_of_hg52_matches_mmpose_minus_unused_block():
-    tool = load_tool('model_complexity')
-    ours = tool.complexity(HG52_CONFIG, shape=(128, 128))
-    theirs = tool.complexity(MMPOSE_HG52, shape=(128, 128))
-    assert ours['params'] == theirs['params'] - 1_180_672 == 93_666_960
-    assert ours['params'] == ours['backbone_params'] + ours['head_params']
-    # the unused block does no work, so the computation is identical
-    assert ours['flops'] == theirs['flops'] > 0
-    table = tool.format_table(HG52_CONFIG, ours)
-    assert '| input (H x W, pixels) | 128 x 128' in table
-    assert '93,666,960' in table
+class TinyEstimator(nn.Module):
+    """3x3 conv 3->4 (backbone), 1x1 conv 4->2 (head), codec 12x8 (W x H)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Conv2d(3, 4, 3, padding=1)
+        self.head = nn.Conv2d(4, 2, 1)
+        self.head.decoder = SimpleNamespace(input_size=(12, 8))
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return [self.head(self.backbone(inputs))]  # one "stack"
 
 
-def test_tool_and_benchmark_count_with_the_same_function():
-    config = str(REPO_ROOT / 'configs' / 'sample' /
-                 'newell_hourglass2_sample_128.py')
-    counted = model_complexity(load_pose_model(config))
-    by_tool = load_tool('model_complexity').complexity(config)
-    assert counted['input_size'] == (128, 128)
-    assert by_tool['shape'] == (128, 128)
-    assert (by_tool['params'], by_tool['flops']) == (counted['params'],
-                                                     counted['macs'])
-    # 3x3 convolutions dominate: at least a few hundred MMACs at 128x128
-    assert counted['macs'] > 1e8 and counted['params'] > 1e5
+def test_counts_of_a_hand_counted_network():
+    counted = model_complexity(TinyEstimator())
+    # MACs = H * W * C_out * C_in * k * k per conv (bias not counted)
+    assert counted['macs'] == 8 * 12 * (4 * 3 * 9 + 2 * 4 * 1) == 11_136
+    assert counted['backbone_params'] == 4 * 3 * 9 + 4 == 112
+    assert counted['head_params'] == 2 * 4 + 2 == 10
+    assert counted['params'] == 122
+    assert counted['input_size'] == (12, 8)
+    # another input size scales the MACs, not the parameters
+    other = model_complexity(TinyEstimator(), input_size=(6, 4))
+    assert other['macs'] == 11_136 // 4 and other['params'] == 122
+
+
+@pytest.mark.slow
+def test_hg52_matches_mmpose_published_figures(capsys):
+    # mmpose's model zoo: td-hm_hourglass52 at 256x256, 94.85 M params,
+    # 28.65 GFLOPs (multiply-adds)
+    theirs = model_complexity(load_pose_model(MMPOSE_HG52))
+    assert round(theirs['params'] / 1e6, 2) == 94.85
+    assert round(theirs['macs'] / 1e9, 2) == 28.65
+    # ours: the same network without mmpose's unused 1,180,672-parameter
+    # block, hence the same work
+    assert load_tool('model_complexity').main([HG52_CONFIG]) == 0
+    params = theirs['params'] - 1_180_672
+    assert f'| 256 x 256 | {params:,} |' in capsys.readouterr().out
+    assert params == 93_666_960
