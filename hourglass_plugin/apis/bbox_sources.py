@@ -20,6 +20,7 @@ float32, shape (N, 4); scores have shape (N,).
 """
 import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Protocol, Tuple, Union
 
@@ -77,7 +78,8 @@ class MMDetPersonDetector:
                  checkpoint: Optional[str] = None,
                  device: str = 'cpu',
                  cat_id: int = 0) -> None:
-        self.model = init_detector(str(config), checkpoint, device=device)
+        with warnings.catch_warnings():  # init_detector sets a global filter
+            self.model = init_detector(str(config), checkpoint, device=device)
         self.model.cfg = adapt_mmdet_pipeline(self.model.cfg)
         classes = self.model.dataset_meta.get('classes', ())
         if not 0 <= cat_id < len(classes):
