@@ -47,12 +47,12 @@ def variant_skip_reason(variant: str,
     """Why ``variant`` (a ``hourglass_plugin.deploy`` backend) should not be
     timed on ``device`` (``cpu`` / ``cuda[:i]``), in one line; None: run it.
     ``allow_emulation`` runs bf16/fp16 on a CPU without native support."""
-    from ..deploy import ONNX_BACKENDS, check_device, ort_providers
+    from ..deploy import ONNX_BACKENDS, check_backend_device, ort_providers
     if device.startswith('cuda'):
         if not torch.cuda.is_available():
             return 'no CUDA device (torch.cuda.is_available() is False)'
         try:
-            check_device(variant, device)
+            check_backend_device(variant, device)
             if variant in ONNX_BACKENDS:
                 ort_providers(device)
         except RuntimeError as err:

@@ -15,7 +15,7 @@ hourglass_plugin``; ``onnx`` / ``onnxruntime`` only for ONNX backends::
 """
 from .agreement import keypoint_agreement
 from .backends import (BACKENDS, ONNX_BACKENDS, build_heatmap_runner,
-                       check_device, check_onnx_file, prepare_onnx)
+                       check_backend_device, check_onnx_file, prepare_onnx)
 from .crops import calibration_crops, crop_sources, dataset_crops
 from .errors import BackendUnavailableError, OnnxMismatchError
 from .estimator import BackendPoseEstimator
@@ -30,7 +30,7 @@ __all__ = [
     'BACKENDS', 'ONNX_BACKENDS', 'BackendPoseEstimator',
     'BackendUnavailableError', 'LastStackHeatmaps', 'OnnxMismatchError',
     'OrtHeatmapRunner', 'TorchHeatmapRunner', 'WEIGHTS_KEY',
-    'build_heatmap_runner', 'calibration_crops', 'check_device',
+    'build_heatmap_runner', 'calibration_crops', 'check_backend_device',
     'check_onnx_file', 'crop_sources', 'dataset_crops', 'export_onnx',
     'keypoint_agreement', 'last_stack', 'model_input_size', 'ort_providers',
     'prepare_onnx', 'quantize_int8', 'reference_heatmaps',

@@ -42,7 +42,7 @@ BACKENDS = ('pytorch', 'eager', 'channels_last', 'compile', 'onnx', 'int8',
 ONNX_BACKENDS = ('onnx', 'int8', 'int8-dynamic')
 
 
-def check_device(backend: str, device: str) -> None:
+def check_backend_device(backend: str, device: str) -> None:
     """Refuse ``int8`` / ``int8-dynamic`` on a CUDA device with
     :class:`BackendUnavailableError`: ONNX Runtime's CUDA provider has no
     int8 kernels for these models (it would run them dequantised or move
@@ -150,7 +150,7 @@ def build_heatmap_runner(pose_model: nn.Module,
 
     Raises:
         ValueError: Unknown backend, or ``int8`` without ``calib_data``.
-        BackendUnavailableError: See :func:`check_device` and
+        BackendUnavailableError: See :func:`check_backend_device` and
             :func:`~.ort_runner.ort_providers`.
         OnnxMismatchError: See :func:`check_onnx_file`.
     """
@@ -158,7 +158,7 @@ def build_heatmap_runner(pose_model: nn.Module,
         raise ValueError(f'unknown backend {backend!r}; choose from '
                          f'{BACKENDS}')
     device = str(next(pose_model.parameters()).device)
-    check_device(backend, device)
+    check_backend_device(backend, device)
     if backend not in ONNX_BACKENDS:
         return TorchHeatmapRunner(
             pose_model, backend if backend in ('bf16', 'fp16') else 'fp32',

@@ -8,9 +8,9 @@ import torch
 
 from hourglass_plugin.deploy import (WEIGHTS_KEY, BackendUnavailableError,
                                      OnnxMismatchError, OrtHeatmapRunner,
-                                     build_heatmap_runner, check_device,
-                                     export_onnx, ort_providers,
-                                     weights_fingerprint)
+                                     build_heatmap_runner,
+                                     check_backend_device, export_onnx,
+                                     ort_providers, weights_fingerprint)
 from hourglass_plugin.deploy.model_zoo import load_pose_model
 from hourglass_plugin.engine.errors import CheckpointError
 
@@ -73,9 +73,9 @@ def test_int8_is_refused_on_cuda_with_the_reason(backend):
             BackendUnavailableError,
             match=f'^{backend} on cuda:0: ONNX Runtime.s CUDA '
             'provider has no int8 kernels'):
-        check_device(backend, 'cuda:0')
-    check_device(backend, 'cpu')  # the CPU is int8's device
-    check_device('onnx', 'cuda:0')
+        check_backend_device(backend, 'cuda:0')
+    check_backend_device(backend, 'cpu')  # the CPU is int8's device
+    check_backend_device('onnx', 'cuda:0')
 
 
 def test_an_onnx_file_of_another_input_size_is_refused(sample_model, tmp_path):
