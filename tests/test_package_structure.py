@@ -55,18 +55,15 @@ def subpackage_graph(package: Path = PACKAGE) -> Dict[str, Set[str]]:
     graph: Dict[str, Set[str]] = {}
     known = {
         p.name.removesuffix('.py')
-        for p in package.iterdir() if p.name != '__pycache__'
-        and not p.name.startswith('__init__')
+        for p in package.iterdir()
+        if p.name != '__pycache__' and not p.name.startswith('__init__')
     }
     for path in package.rglob('*.py'):
         rel = path.relative_to(package)
         if rel == Path('__init__.py'):
             continue
         unit = rel.parts[0].removesuffix('.py')
-        targets = {
-            _unit(m)
-            for m in _imported_modules(path, package.parent)
-        }
+        targets = {_unit(m) for m in _imported_modules(path, package.parent)}
         graph.setdefault(unit, set()).update(t for t in targets
                                              if t and t != unit and t in known)
     return graph
@@ -159,13 +156,14 @@ def test_a_disallowed_import_is_caught(tmp_path):
         (package / unit / '__init__.py').write_text('')
     (package / 'apis' / 'run.py').write_text('from ..mpii import x\n')
     # a lazy import inside a function counts too
-    (package / 'mpii' / 'joints.py').write_text(
-        'def f():\n    from hourglass_plugin.apis import run\n')
+    (package / 'mpii' / 'joints.py'
+     ).write_text('def f():\n    from hourglass_plugin.apis import run\n')
     graph = subpackage_graph(package)
     assert graph == {'apis': {'mpii'}, 'mpii': {'apis'}}
-    assert disallowed_imports(graph, {'apis': {'mpii'}, 'mpii': set()}) == [
-        ('mpii', 'apis')
-    ]
+    assert disallowed_imports(graph, {
+        'apis': {'mpii'},
+        'mpii': set()
+    }) == [('mpii', 'apis')]
 
 
 IMPORT_PROBE = r'''

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import hourglass_plugin.deploy as deploy
-from hourglass_plugin.engine import DeviceError, check_device
 from hourglass_plugin.apis import topdown_inferencer as inferencer_module
 from hourglass_plugin.deploy.ort_runner import ort_providers
-from hourglass_plugin.engine import CheckpointError, load_model_checkpoint
+from hourglass_plugin.engine import (CheckpointError, DeviceError,
+                                     check_device, load_model_checkpoint)
 from hourglass_plugin.engine.cli import run_tool
 
 HG52_CONFIG = 'configs/hourglass52_mpii_256.py'
