@@ -1,12 +1,7 @@
-"""Find configs (ours by path, mmpose's by model-zoo name) and build models.
-
-A model-zoo NAME such as ``td-hm_hourglass52_8xb64-210e_mpii-256x256`` is
-looked up the way mmengine's inferencers do it
-(``BaseInferencer._load_model_from_metafile`` with scope ``mmpose``: the
-``Name`` or an ``Alias`` of a model in the metafiles that the installed
-mmpose's ``model-index.yml`` lists), so a benchmark can put mmpose's models
-beside ours without a checkout of mmpose.
-"""
+"""Find configs (ours by path, mmpose's by model-zoo name or alias such as
+``td-hm_hourglass52_8xb64-210e_mpii-256x256``, looked up as mmengine's
+inferencers do: ``BaseInferencer._load_model_from_metafile``) and build
+models."""
 import os.path as osp
 from types import SimpleNamespace
 from typing import Optional
