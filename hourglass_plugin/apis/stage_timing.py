@@ -5,14 +5,17 @@ Per image: ``load`` (:func:`load_image`); ``boxes`` (the bbox source, then
 :func:`select_person_boxes` at the inferencer's ``bbox_thr`` and ``nms_thr``);
 ``crop`` (mmpose's test pipeline per box, collation, ``data_preprocessor``,
 packing: the inferencer's call minus the next two); ``network`` (crops ->
-heatmaps, all people of the image as one batch, with the config's flip test);
-``decode`` (``head.decode`` and ``add_pred_to_datasample``, to image pixels);
-``draw`` (mmpose's ``PoseLocalVisualizer``).
+heatmaps, all people of the image as one batch, with the config's flip test:
+the pose estimator's ``predict`` minus ``decode``, i.e. the deploy backend's
+runner or the PyTorch model's forward); ``decode`` (``head.decode`` and
+``add_pred_to_datasample``, to image pixels); ``draw`` (mmpose's
+``PoseLocalVisualizer``).
 """
 import time
 from contextlib import ExitStack
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from .bbox_sources import BBoxSource, select_person_boxes
@@ -23,11 +26,9 @@ from .visualization import build_pose_visualizer, draw_result
 STAGES = ('load', 'boxes', 'crop', 'network', 'decode', 'draw')
 
 
-def _time_calls(stack: ExitStack, obj, name: str, sink: List[Dict[str, float]],
-                key: str) -> None:
-    """Until ``stack`` closes, add the time of ``obj.<name>()`` calls to
-    ``sink[0][key]`` (CUDA synchronised)."""
-    fn = getattr(obj, name)
+def _timer(fn: Callable, sink: List[Dict[str, float]], key: str) -> Callable:
+    """``fn`` adding the time of each call to ``sink[0][key]`` (CUDA
+    synchronised)."""
 
     def timed(*args, **kwargs):
         start = time.perf_counter()
@@ -38,10 +39,7 @@ def _time_calls(stack: ExitStack, obj, name: str, sink: List[Dict[str, float]],
                 torch.cuda.synchronize()
             sink[0][key] += time.perf_counter() - start
 
-    undo = (setattr, obj, name, fn) if name in vars(obj) else (delattr, obj,
-                                                               name)
-    setattr(obj, name, timed)
-    stack.callback(*undo)
+    return timed
 
 
 def time_topdown_stages(inferencer: HourglassTopdownInferencer,
@@ -79,18 +77,34 @@ def time_topdown_stages(inferencer: HourglassTopdownInferencer,
     visualizer = build_pose_visualizer(model.cfg, inferencer.dataset_meta)
     warm, clock, noflip = (
         dict.fromkeys(STAGES + ('predict', ), 0.0) for _ in range(3))
-    sink = [warm]
+    sink = [warm]  # the clock the timers add to
+
+    def boxes_of(image: np.ndarray, path: str) -> Tuple[np.ndarray, ...]:
+        boxes, scores = source(image, path, None)
+        return select_person_boxes(boxes, scores, image.shape[:2], path,
+                                   inferencer.bbox_thr, inferencer.nms_thr)
+
+    load, boxes_of, call, draw = (  # whole inferencer calls go to 'crop'
+        _timer(f, sink, k)
+        for f, k in ((load_image, 'load'), (boxes_of, 'boxes'),
+                     (inferencer, 'crop'), (draw_result, 'draw')))
     with ExitStack() as stack:
         for obj, attr, key in ((inferencer.pose_estimator, 'predict',
                                 'predict'), (model.head, 'decode', 'decode'),
                                (model, 'add_pred_to_datasample', 'decode')):
-            _time_calls(stack, obj, attr, sink, key)
+            fn = getattr(obj, attr)
+            if attr in vars(obj):  # callbacks run last in, first out
+                stack.callback(setattr, obj, attr, fn)
+            stack.callback(vars(obj).pop, attr)
+            setattr(obj, attr, _timer(fn, sink, key))
         stack.callback(test_cfg.update, flip_test=flip)
-        for sink[0] in [warm] + [clock] * passes + [noflip]:  # the wrappers'
-            test_cfg['flip_test'] = flip and sink[0] is not noflip
-            people = sum(
-                _one_image(str(path), inferencer, source, visualizer, sink[0])
-                for path in images)
+        for sink[0] in [warm] + [clock] * passes + [noflip]:
+            test_cfg['flip_test'], people = flip and sink[0] is not noflip, 0
+            for path in map(str, images):
+                image = load(path)
+                boxes, scores = boxes_of(image, path)
+                draw(visualizer, call(image, bboxes=boxes, bbox_scores=scores))
+                people += len(boxes)
     for c in (clock, noflip):  # predict = network + decode
         c.update(
             crop=c['crop'] - c['predict'], network=c['predict'] - c['decode'])
@@ -110,30 +124,6 @@ def time_topdown_stages(inferencer: HourglassTopdownInferencer,
                for s in STAGES},
         network_noflip_ms=noflip['network'] * 1e3 / len(images),
         dominant=max(STAGES, key=clock.get))
-
-
-def _one_image(path: str, inferencer: HourglassTopdownInferencer,
-               source: BBoxSource, visualizer, clock: Dict[str, float]) -> int:
-    """Run one image, adding each stage's time to ``clock`` (the whole
-    inferencer call to ``crop``); return its number of people."""
-    ticks = [time.perf_counter()]
-
-    def lap(stage: str) -> None:
-        ticks.append(time.perf_counter())
-        clock[stage] += ticks[-1] - ticks[-2]
-
-    image = load_image(path)
-    lap('load')
-    boxes, scores = source(image, path, None)
-    boxes, scores = select_person_boxes(boxes, scores, image.shape[:2], path,
-                                        inferencer.bbox_thr,
-                                        inferencer.nms_thr)
-    lap('boxes')
-    result = inferencer(image, bboxes=boxes, bbox_scores=scores)
-    lap('crop')
-    draw_result(visualizer, result)
-    lap('draw')
-    return len(boxes)
 
 
 def stage_timing_markdown(records: List[dict]) -> str:
