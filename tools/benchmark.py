@@ -2,6 +2,7 @@
 
     python tools/benchmark.py MODEL [MODEL ...] [options]
     python tools/benchmark.py MODEL [MODEL ...] --training [--train-batch 4]
+    python tools/benchmark.py MODEL --pipeline [--variants ...]
 
 MODEL: a config path or an mmpose model-zoo name, optionally
 ``MODEL::CHECKPOINT``. Every mode, column and JSON field: docs/benchmark.md.
@@ -12,7 +13,13 @@ import json
 import os
 import os.path as osp
 import sys
+from glob import glob
 
+import torch
+
+from hourglass_plugin.apis import (CocoDetectionFile,
+                                   HourglassTopdownInferencer,
+                                   stage_timing_markdown, time_topdown_stages)
 from hourglass_plugin.benchmark import (TRAIN_VARIANTS, baseline,
                                         describe_machine, markdown,
                                         model_specs, ratio_lines,
@@ -29,7 +36,9 @@ ONLY = dict(
                'warmup', 'gemm_size', 'worker_budget', 'allow_emulation',
                'eval_batch_size', 'no_agreement'),
     training=('train_batch', 'train_variants', 'train_steps'))
-NOT_IN = dict(training=('calib_data', 'variants', 'checkpoints', 'work_dir'))
+NOT_IN = dict(
+    training=('calib_data', 'variants', 'checkpoints', 'work_dir', 'pipeline'),
+    pipeline=('data_root', 'work_dir'))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -56,6 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add('--no-agreement', action='store_true')
     add('--work-dir', default=osp.join(ROOT, 'work_dirs', 'benchmark'))
     add('--training', action='store_true')
+    add('--pipeline', action='store_true', help='stages of the top-down job')
     add('--train-batch', type=int, default=4)
     add('--train-variants',
         nargs='+',
@@ -67,7 +77,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         add(out)
     add_debug_arg(p)
     args = p.parse_args(argv)
-    args.mode = 'training' if args.training else 'inference'
+    args.mode = 'training' if args.training else (
+        'pipeline' if args.pipeline else 'inference')
     given = {
         a.dest
         for a in p._actions if getattr(args, a.dest, a.default) != a.default
@@ -78,9 +89,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     if refused:
         p.error(f'--{sorted(refused)[0].replace("_", "-")} does not apply '
                 f'to the {args.mode} mode')
+    if args.pipeline and len(args.models) > 1:
+        p.error(f'--pipeline times one MODEL, got {len(args.models)}')
     if min(args.batch_sizes) < 1:
         p.error('--batch-sizes must be >= 1')
     return args
+
+
+def pipeline(spec: dict, args: argparse.Namespace) -> list:
+    """Time the top-down job per variant on ``<calib-data>/coco_multi``
+    with its detection file (2 timed passes)."""
+    data = args.calib_data or DATA
+    coco = osp.join(data, 'coco_multi')
+    source = CocoDetectionFile(*(osp.join(coco, f'test_coco{name}.json')
+                                 for name in ('_det_AP_H_56', '')))
+    images = sorted(glob(osp.join(coco, '*.jpg')))
+    torch.set_num_threads(args.threads)
+    kwargs = dict(device=args.device, threads=args.threads, calib_data=data)
+    records = []
+    for variant in args.variants:
+        inferencer = HourglassTopdownInferencer(
+            spec['config'], spec['checkpoint'], backend=variant, **kwargs)
+        records.append(
+            time_topdown_stages(inferencer, images, source, 2, spec['name']))
+    return records
 
 
 def main(argv=None) -> int:
@@ -100,6 +132,9 @@ def main(argv=None) -> int:
             args.device,
             variants=args.train_variants)
         table = training_markdown(records)
+    elif args.pipeline:
+        records = pipeline(specs[0], args)
+        table = stage_timing_markdown(records)
     else:
         records, meta = run_benchmark(
             specs, args.work_dir, args.calib_data or DATA, args.device,
