@@ -22,7 +22,7 @@ from hourglass_plugin.apis import (CocoDetectionFile,
                                    stage_timing_markdown, time_topdown_stages)
 from hourglass_plugin.benchmark import (TRAIN_VARIANTS, baseline,
                                         describe_machine, markdown,
-                                        model_specs, ratio_lines,
+                                        model_specs, plot, ratio_lines,
                                         run_benchmark, run_training,
                                         training_markdown, write_results)
 from hourglass_plugin.deploy import BACKENDS
@@ -34,7 +34,7 @@ DATA = osp.join(ROOT, 'data')
 ONLY = dict(
     inference=('mmpose_variants', 'batch_sizes', 'repeats', 'repeats_large',
                'warmup', 'gemm_size', 'worker_budget', 'allow_emulation',
-               'eval_batch_size', 'no_agreement'),
+               'eval_batch_size', 'no_agreement', 'out_png'),
     training=('train_batch', 'train_variants', 'train_steps'))
 NOT_IN = dict(
     training=('calib_data', 'variants', 'checkpoints', 'work_dir', 'pipeline'),
@@ -73,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar='V',
         default=['fp32'])
     add('--train-steps', type=int, default=2)
-    for out in ('--out-json', '--out-md', '--out-dir'):
+    for out in ('--out-json', '--out-md', '--out-dir', '--out-png'):
         add(out)
     add_debug_arg(p)
     args = p.parse_args(argv)
@@ -143,6 +143,8 @@ def main(argv=None) -> int:
             not args.no_agreement, args.worker_budget, args.allow_emulation)
         table = markdown(records, meta)
         lines = ratio_lines(records, baseline(records))
+        if args.out_png:
+            plot(records, args.out_png)
     text = table + '\n' + ''.join(f'- {line}\n' for line in lines)
     print(text)
     if args.out_md:

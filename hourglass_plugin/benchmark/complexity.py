@@ -1,10 +1,6 @@
-"""Parameters and multiply-adds of a pose model: mmengine's
-``get_model_complexity_info`` (fvcore's counter, as mmpose's
-``tools/analysis_tools/get_flops.py``) on the network ``normalised crop ->
-last-stack heatmaps`` (one image, no flip test, no decoding). Its "flops"
-count a fused multiply-add as one (MACs, mmpose's model-zoo convention);
-batch norm, additions, pooling and up-sampling count nothing.
-"""
+"""Parameters and multiply-adds (MACs, mmpose's "FLOPs") of a pose model:
+mmengine's ``get_model_complexity_info``, as mmpose's ``get_flops.py``, on
+``normalised crop -> last-stack heatmaps`` (one image, no flip test)."""
 from typing import Dict, Optional, Tuple
 
 import torch

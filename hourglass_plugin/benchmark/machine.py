@@ -1,9 +1,6 @@
-"""What the machine is, what it reaches, and how busy others keep it, from
-the libraries that report it (torch's CPU capability and feature queries,
-``psutil``); times from ``torch.utils.benchmark.Timer`` (the run's threads,
-CUDA synchronised). The speed reference is MEASURED: the run's fp32
-``torch.mm`` rate (convolution kernels can beat it: not a bound).
-"""
+"""The machine (torch's CPU capability, ``psutil``), its measured fp32
+``torch.mm`` rate (the speed reference, not a bound) and timings from
+``torch.utils.benchmark.Timer``."""
 import os
 import platform
 import shutil

@@ -56,13 +56,10 @@ def evaluate_pckh(estimator, config_file: str, data_root: str,
 
 def prepare_model(job: dict) -> dict:
     """Per model, in the main process, for ``job`` (``config``,
-    ``checkpoint`` or None, ``device``, ``work_dir``, ``name``, ``variants``,
-    ``agreement``, ``calib_data``: ``mpii`` + ``coco_gt`` crops for the
-    agreement, ``coco_det`` for int8): ``params``, ``source_params``
-    (``meta.source_parameters`` of a converted checkpoint), ``macs``,
-    ``input_size`` [W, H], ``weights`` (random initial ones are saved, so
-    every worker runs them), ``onnx`` (variant -> file) and ``reference``
-    (file of crops and their eager heatmaps, or None).
+    ``checkpoint``, ``device``, ``work_dir``, ``name``, ``variants``,
+    ``agreement``, ``calib_data``): ``params``, ``source_params``, ``macs``,
+    ``input_size`` [W, H], ``weights`` (random ones saved for the workers),
+    ``onnx`` (variant -> file), ``reference`` (crops + eager heatmaps).
 
     Raises:
         FileNotFoundError: ``calib_data`` holds no crops the variants need.
@@ -169,10 +166,9 @@ def measure_variant(job: dict) -> dict:
 
 
 def run_worker(job: dict, threads: int, budget_s: float) -> dict:
-    """Run ``job`` (JSON) in a fresh Python process with ``threads``
-    OpenMP/MKL threads, its process group (``torch.compile`` starts
-    compilers) killed after ``budget_s``: the record of
-    :func:`measure_variant`, or ``{'failed': reason}`` (output to stderr)."""
+    """Run ``job`` in a fresh process with ``threads`` OpenMP/MKL threads,
+    its process group killed after ``budget_s``: the record of
+    :func:`measure_variant`, or ``{'failed': reason}``."""
     env = dict(
         os.environ,
         **dict.fromkeys(('OMP_NUM_THREADS', 'MKL_NUM_THREADS'), str(threads)))

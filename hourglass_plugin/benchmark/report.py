@@ -1,5 +1,5 @@
-"""Derived figures and the outputs of a benchmark run: Markdown table,
-speed-up sentences and a results folder."""
+"""Derived figures and outputs of a benchmark run: Markdown, speed-up
+sentences, plot, results folder."""
 import datetime
 import json
 import os
@@ -19,12 +19,9 @@ def baseline(records: List[dict]) -> Optional[dict]:
 
 
 def add_derived(records: List[dict], gemm: Optional[float]) -> Optional[dict]:
-    """Add to each record (in place) ``gemm_peak_gflops`` (the run's
-    measured fp32 ``torch.mm`` rate), ``gflops_b1`` (2 x MACs / batch-1
-    latency), ``gemm_fraction_b1`` (its share of the GEMM rate),
-    ``gflops_b32`` (2 x MACs x batch-32 images/s) and
-    ``speedup_vs_mmpose_eager_b1`` / ``_b32`` against :func:`baseline`,
-    which is returned (None without one)."""
+    """Add (in place) ``gemm_peak_gflops`` (measured ``torch.mm`` rate),
+    ``gflops_b1`` / ``_b32`` (2 x MACs x images/s), ``gemm_fraction_b1``,
+    ``speedup_vs_mmpose_eager_b1`` / ``_b32``; return :func:`baseline`."""
     base = baseline(records)
     for rec in records:
         rec['gemm_peak_gflops'] = None if gemm is None else round(gemm, 1)
@@ -124,3 +121,30 @@ def write_results(out_dir: str, mode: str, records: List[dict], meta: dict,
     with open(osp.join(out_dir, f'{mode}.md'), 'w') as f:
         f.write(f'# Benchmark: {mode}\n\nDate: {date}. Machine: {machine}.\n'
                 f'\nCommand:\n\n```bash\n{cmd}\n```\n\n{text}')
+
+
+def plot(records: List[dict], out_file: str) -> None:
+    """PCKh (GMACs without PCKh) against images/s (batch 32 if measured,
+    else 1; log scale) per measured record, circles ours and squares
+    mmpose's, written as a PNG by matplotlib."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    use_pckh = any(r.get('PCKh') is not None for r in records)
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for r in (r for r in records if r.get('latency_ms_b1')):
+        y = r.get('PCKh') if use_pckh else r['macs'] / 1e9
+        if y is not None:
+            ax.scatter(
+                r.get('throughput_b32') or 1e3 / r['latency_ms_b1'],
+                y,
+                marker='o' if r['source'] == 'ours' else 's',
+                label=f'{r["name"]} / {r["variant"]}')
+    ax.set(
+        xscale='log',
+        xlabel='images/s (batch 32 if measured, else 1)',
+        ylabel='PCKh@0.5 Mean' if use_pckh else 'GMACs per image')
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    fig.savefig(out_file, dpi=120, bbox_inches='tight')
+    plt.close(fig)

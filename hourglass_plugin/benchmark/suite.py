@@ -23,11 +23,10 @@ MEASURED = ('latency_ms_b1', 'throughput_b32', 'peak_mem_mb')
 def model_specs(models: Sequence[str], checkpoints: Optional[Sequence[str]],
                 variants: Sequence[str],
                 mmpose_variants: Sequence[str]) -> List[dict]:
-    """One spec per MODEL (config path or mmpose model-zoo name, optionally
-    ``MODEL::CHECKPOINT``; or one ``checkpoints`` entry each, ``none``: random
-    weights): ``name`` (config stem, primed when repeated), ``config``,
-    ``checkpoint``, ``source`` (``ours``: imports ``hourglass_plugin``; else
-    ``mmpose``) and its ``variants`` (``variants`` / ``mmpose_variants``).
+    """One spec per MODEL (config path or mmpose model-zoo name, with
+    ``::CHECKPOINT`` or a ``checkpoints`` entry; ``none``: random weights):
+    ``name`` (config stem, primed when repeated), ``config``, ``checkpoint``,
+    ``source`` (``ours`` / ``mmpose``) and its ``variants``.
 
     Raises:
         ValueError: Checkpoints that do not pair with the models.
@@ -80,18 +79,14 @@ def run_benchmark(specs: List[dict],
                   agreement: bool = True,
                   worker_budget: float = 600.0,
                   allow_emulation: bool = False) -> Tuple[List[dict], dict]:
-    """Measure the GEMM reference, then every model and variant of
-    ``specs`` (:func:`model_specs`): preparation here (:func:`prepare_model`:
-    files in ``work_dir``; crops of ``calib_data`` for int8 and, with
-    ``agreement``, the agreement), timing in a worker per variant
-    (:func:`.measure.measure_variant`: ``batch_sizes``, ``repeats`` runs after
-    ``warmup`` below batch 8, ``repeats_large`` after 1 from 8; PCKh on
-    ``data_root`` for checkpoints) stopped after ``worker_budget`` s.
-    ``allow_emulation`` runs bf16/fp16 where the CPU emulates them.
+    """Measure the GEMM reference, then every model and variant of ``specs``
+    (:func:`model_specs`): :func:`prepare_model` here, then a worker per
+    variant (:func:`.measure.measure_variant`: ``repeats`` runs after
+    ``warmup`` below batch 8, ``repeats_large`` from 8; PCKh on
+    ``data_root``) stopped after ``worker_budget`` s.
 
-    Returns ``(records, meta)``: one record per model and variant (with
-    ``skipped`` / ``failed`` and the reason where nothing was measured), and
-    the run's conditions (:func:`describe_machine`, GEMM, load).
+    Returns ``(records, meta)``: a record per model and variant (``skipped``
+    / ``failed`` with the reason), and the run's conditions.
     """
     torch.set_num_threads(threads)
     os.makedirs(work_dir, exist_ok=True)

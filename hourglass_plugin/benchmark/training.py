@@ -1,10 +1,6 @@
-"""Training throughput: images/s of mmengine's ``model.train_step`` (what
-the Runner's loop calls: pre-processing, all stacks, loss, backward, the
-config's optimizer) on REAL samples of the config's train pipeline, and of
-that pipeline in one process (one dataloader worker). Variants: ``fp32``,
-``channels_last``, ``amp`` (``AmpOptimWrapper`` as ``tools/train.py --amp``;
-CUDA only), ``amp+channels_last``.
-"""
+"""Training throughput: images/s of mmengine's ``model.train_step`` on
+real samples of the config's train pipeline, and of that pipeline in one
+process; variants :data:`TRAIN_VARIANTS` (``amp``: CUDA only)."""
 import time
 from typing import List, Sequence
 

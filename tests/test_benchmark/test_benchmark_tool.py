@@ -247,9 +247,11 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
         str(data_dir), '--eval-batch-size', '5', '--work-dir',
         str(tmp_path / 'work'), '--out-json',
         str(out_json), '--out-md',
-        str(out_md)
+        str(out_md), '--out-png',
+        str(tmp_path / 'b.png')
     ])
     printed = capsys.readouterr().out
+    assert (tmp_path / 'b.png').stat().st_size > 0
     assert code == 0
     saved = json.loads(out_json.read_text())
     assert [(r['source'], r['variant'])
@@ -257,9 +259,12 @@ def test_end_to_end_two_tiny_models(bench, ours, checkpoints, data_dir,
                                 ('ours', 'int8'), ('ours', 'fp16'),
                                 ('mmpose', 'eager')]
     eager, onnx, int8, fp16, mmpose = saved
-    # fp16 autocast on a CPU without native fp16: reported, not run
-    assert fp16['latency_ms_b1'] is None and 'failed' not in fp16
-    assert 'emulated' in fp16['skipped']
+    # fp16 autocast runs where the CPU has native fp16, else is reported
+    if machine.variant_skip_reason('fp16', 'cpu') is None:
+        assert fp16['latency_ms_b1'] > 0 and 'skipped' not in fp16
+    else:
+        assert fp16['latency_ms_b1'] is None and 'failed' not in fp16
+        assert 'emulated' in fp16['skipped']
     sizes = {
         'ours':
         sum(p.numel() for p in load_pose_model(ours).parameters()),
@@ -370,3 +375,37 @@ def test_amp_training_steps_on_cuda(data_dir):
     assert 'skipped' not in amp and amp['step_s'] > 0
     # learning rate 0: the same weights, fp16 autocast rounding only
     assert amp['loss'] == pytest.approx(fp32['loss'], rel=1e-2)
+
+
+def test_plot_places_each_measured_record(tmp_path, monkeypatch):
+    """PCKh against images/s (batch 32 when measured, else 1000 / batch-1
+    ms); records without a latency are left out; a PNG is written."""
+    import cv2
+    from matplotlib.axes import Axes
+
+    from hourglass_plugin.benchmark import plot
+    points = []
+    scatter = Axes.scatter
+    monkeypatch.setattr(
+        Axes, 'scatter', lambda ax, x, y, **kw: (points.append(
+            (x, y, kw['marker'])), scatter(ax, x, y, **kw))[1])
+    base = dict(name='m', variant='eager', macs=2e9)
+    records = [
+        dict(
+            base,
+            source='ours',
+            latency_ms_b1=20.0,
+            throughput_b32=80.0,
+            PCKh=88.5),
+        dict(
+            base,
+            source='mmpose',
+            latency_ms_b1=50.0,
+            throughput_b32=None,
+            PCKh=88.9),
+        dict(base, source='ours', latency_ms_b1=None, skipped='no CUDA'),
+    ]
+    out = tmp_path / 'plot' / 'bench.png'
+    plot(records, str(out))
+    assert points == [(80.0, 88.5, 'o'), (20.0, 88.9, 's')]
+    assert cv2.imread(str(out)) is not None
