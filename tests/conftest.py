@@ -19,17 +19,25 @@ SAMPLE_CONFIG = REPO_ROOT / 'configs' / 'sample' / (
 # keep every test single-threaded-ish on the 2-core CI machine
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 
+# the first test that uses ``trained_sample`` also pays for its training
+# (~1.5 min on 2 idle cores; several times that on a loaded machine)
+TRAINED_SAMPLE_TIMEOUT = 900
+
 
 def pytest_collection_modifyitems(config: pytest.Config,
                                   items: List[pytest.Item]) -> None:
-    """Skip ``@pytest.mark.gpu`` tests, with the reason, without CUDA."""
-    if torch.cuda.is_available():
-        return
+    """Skip ``@pytest.mark.gpu`` tests, with the reason, without CUDA; give
+    tests that use ``trained_sample`` a timeout that covers its training."""
     skip = pytest.mark.skip(
         reason='needs a CUDA GPU (torch.cuda.is_available() is False)')
     for item in items:
-        if 'gpu' in item.keywords:
+        if 'gpu' in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip)
+        if 'trained_sample' in getattr(item, 'fixturenames', ()):
+            own = item.get_closest_marker('timeout')
+            seconds = max(own.args[0] if own and own.args else 0,
+                          TRAINED_SAMPLE_TIMEOUT)
+            item.add_marker(pytest.mark.timeout(seconds), append=False)
 
 
 @pytest.fixture(scope='session')
